@@ -1,0 +1,1 @@
+"""HTTP API: create_app(settings), one router per resource."""

@@ -1,0 +1,1 @@
+"""Care-episode domain: the event-sourced episode, its values, rules and application."""

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, stores, views, the projection engine and the CLI."""

@@ -1,0 +1,72 @@
+"""From Settings to a working CareEpisodes application on SQLite, PostgreSQL or memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import uuid4
+
+from eventsourcing.utils import get_topic
+
+from domain.application import CareEpisodes, utc_now
+from infra.recorders import (
+    ChainedPostgresApplicationRecorder,
+    ChainedSQLiteApplicationRecorder,
+)
+from infra.settings import Settings
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's environment for the configured store."""
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size or ""),
+        "CREATE_TABLE": "yes",
+    }
+    if settings.backend == "postgres":
+        pg = settings.postgres
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": get_topic(
+                    ChainedPostgresApplicationRecorder
+                ),
+                "POSTGRES_DBNAME": pg["dbname"],
+                "POSTGRES_HOST": pg["host"],
+                "POSTGRES_PORT": pg["port"],
+                "POSTGRES_USER": pg["user"],
+                "POSTGRES_PASSWORD": pg["password"],
+                "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_PRE_PING": "y",
+                # Inserts queue on the events table lock; give up after 10 s
+                # rather than hang a request forever.
+                "POSTGRES_LOCK_TIMEOUT": "10",
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
+            }
+        )
+        return env
+    if settings.backend == "memory":
+        # A named shared-cache database: every pooled connection sees the same data
+        # (a plain :memory: gives each connection its own empty database).
+        dbname = f"file:care-{uuid4().hex}?mode=memory&cache=shared"
+    else:
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dbname = str(path)
+    env.update(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteApplicationRecorder),
+            "SQLITE_DBNAME": dbname,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    )
+    return env
+
+
+def build_application(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now
+) -> CareEpisodes:
+    """Construct CareEpisodes on the configured store, creating its tables if missing."""
+    return CareEpisodes(env=eventsourcing_env(settings), clock=clock)

@@ -1,0 +1,266 @@
+"""Application recorders that chain each stored event and read an episode's records.
+
+They extend the library's SQLite and PostgreSQL recorders: the same tables and
+insert protocol, plus a `chain_hash` column written in the insert's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteTransaction,
+)
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from domain.application import ChainedNotification
+from infra.chain import GENESIS, chain_link
+
+
+def _link_batch(
+    stored_events: Sequence[StoredEvent], heads: dict[tuple[str, int], bytes]
+) -> list[bytes]:
+    """Links for a batch, given the stored links the batch continues from."""
+    last: dict[str, bytes] = {}
+    links = []
+    for s in stored_events:
+        key = str(s.originator_id)
+        if key in last:
+            previous = last[key]
+        elif s.originator_version == 1:
+            previous = GENESIS
+        else:
+            try:
+                previous = heads[(key, s.originator_version - 1)]
+            except KeyError:
+                msg = (
+                    f"cannot chain version {s.originator_version} of {key}: "
+                    "the version before it is not stored"
+                )
+                raise IntegrityError(msg) from None
+        link = chain_link(
+            previous, s.originator_id, s.originator_version, s.topic, s.state
+        )
+        last[key] = link
+        links.append(link)
+    return links
+
+
+def _predecessors(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
+    """(episode, version) of the stored event each episode in the batch follows."""
+    first: dict[str, int] = {}
+    for s in stored_events:
+        first.setdefault(str(s.originator_id), s.originator_version)
+    return [(key, version - 1) for key, version in first.items() if version > 1]
+
+
+class ImmediateTransaction(SQLiteTransaction):
+    """A write transaction that takes SQLite's write lock when it begins.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another connection committed in between; taking
+    the lock first makes it wait (up to the lock timeout) instead.
+    """
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """SQLite events table with a chain_hash column."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            ImmediateTransaction(conn, commit=True) as c,
+        ):
+            return self._insert_events(c, stored_events, **kwargs)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            # The position column is named rowid so the library's queries keep
+            # working; AUTOINCREMENT means a position is never handed out twice,
+            # even after the newest row is deleted.
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "rowid INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "topic TEXT, state BLOB, chain_hash BLOB, "
+            "UNIQUE (originator_id, originator_version))"
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        heads = {}
+        for key, version in _predecessors(stored_events):
+            c.execute(
+                f"SELECT chain_hash FROM {self.events_table_name} "
+                "WHERE originator_id=? AND originator_version=?",
+                (UUID(key).hex, version),
+            )
+            row = c.fetchone()
+            if row is not None and row["chain_hash"] is not None:
+                heads[(key, version)] = bytes(row["chain_hash"])
+        links = _link_batch(stored_events, heads)
+        positions = []
+        for s, link in zip(stored_events, links, strict=True):
+            c.execute(
+                f"INSERT INTO {self.events_table_name} "
+                "(originator_id, originator_version, topic, state, chain_hash) "
+                "VALUES (?,?,?,?,?)",
+                (
+                    UUID(str(s.originator_id)).hex,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                    link,
+                ),
+            )
+            positions.append(c.lastrowid)
+        return positions
+
+    def select_episode_records(
+        self, episode_id: UUID, *, lte: int | None = None
+    ) -> list[ChainedNotification]:
+        """Every stored event of one episode, in version order, with position and link."""
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state, chain_hash "
+            f"FROM {self.events_table_name} WHERE originator_id=? "
+        )
+        params: list[Any] = [episode_id.hex]
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += "ORDER BY originator_version"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                ChainedNotification(
+                    id=row["rowid"],
+                    originator_id=UUID(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                    chain_hash=bytes(row["chain_hash"] or b""),
+                )
+                for row in c.fetchall()
+            ]
+
+    def select_position(self, episode_id: UUID, version: int) -> int | None:
+        """The global position of one episode event."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} "
+                "WHERE originator_id=? AND originator_version=?",
+                (episode_id.hex, version),
+            )
+            row = c.fetchone()
+            return None if row is None else int(row["rowid"])
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL events table with a chain_hash column."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        table = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(
+                table
+            )
+        )
+        self.select_heads_statement = SQL(
+            "SELECT t.originator_id, t.originator_version, t.chain_hash FROM {0} t "
+            "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
+            "ON t.originator_id = k.id AND t.originator_version = k.v"
+        ).format(table)
+        self.insert_chained_statement = SQL(
+            "INSERT INTO {0} (originator_id, originator_version, topic, state, chain_hash) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], "
+            "%s::bytea[]) RETURNING notification_id"
+        ).format(table)
+        self.select_records_statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "chain_hash FROM {0} WHERE originator_id = %s"
+        ).format(table)
+        self.select_position_statement = SQL(
+            "SELECT notification_id FROM {0} "
+            "WHERE originator_id = %s AND originator_version = %s"
+        ).format(table)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        # The library's protocol: take the table lock so positions commit in
+        # order, NOTIFY listeners, then insert; RETURNING gives the positions.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        predecessors = _predecessors(stored_events)
+        heads = {}
+        if predecessors:
+            curs.execute(
+                self.select_heads_statement,
+                ([UUID(k) for k, _ in predecessors], [v for _, v in predecessors]),
+            )
+            for row in curs.fetchall():
+                if row["chain_hash"] is not None:
+                    key = (str(row["originator_id"]), row["originator_version"])
+                    heads[key] = bytes(row["chain_hash"])
+        links = _link_batch(stored_events, heads)
+        curs.execute(
+            self.insert_chained_statement,
+            (
+                [UUID(str(s.originator_id)) for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                [s.state for s in stored_events],
+                links,
+            ),
+        )
+
+    def select_episode_records(
+        self, episode_id: UUID, *, lte: int | None = None
+    ) -> list[ChainedNotification]:
+        """Every stored event of one episode, in version order, with position and link."""
+        statement = self.select_records_statement
+        params: list[Any] = [episode_id]
+        if lte is not None:
+            statement += SQL(" AND originator_version <= %s")
+            params.append(lte)
+        statement += SQL(" ORDER BY originator_version")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return [
+                ChainedNotification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                    chain_hash=bytes(row["chain_hash"] or b""),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def select_position(self, episode_id: UUID, version: int) -> int | None:
+        """The global position of one episode event."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_position_statement, (episode_id, version))
+            row = curs.fetchone()
+            return None if row is None else int(row["notification_id"])

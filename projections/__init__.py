@@ -1,0 +1,1 @@
+"""Read models: pure projections of the episode event stream."""
