@@ -1,0 +1,96 @@
+"""The projection interface: pure handlers that turn episode events into view changes.
+
+A projection keeps a small state per episode (JSON-able: str, int, bool, None, lists,
+dicts, plus datetime, date, Decimal, UUID and the domain's enums and value types,
+which the engine stores with the application's transcoder). For each event it
+handles, `handle` gets the episode's state before the event and returns the state
+after it and the changes to make to the view's tables. Handlers do no I/O and read
+no clock, so replaying the same events always gives the same views; rules that
+depend on the passing of time store deadlines and are judged at query time.
+
+The engine (infra) applies the changes of a whole batch of events, and the new
+tracking position, in one transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from domain.events import EpisodeEvent
+
+ColumnType = Literal["text", "integer", "real", "boolean", "timestamp", "json"]
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A view column. `timestamp` holds aware datetimes; `json` holds lists/dicts."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    """A view table, named without the projection version the engine adds to it."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+@dataclass(frozen=True)
+class Put:
+    """Insert the row, or replace the row with the same key."""
+
+    table: str
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Delete every row of `table` whose columns equal all of `match`."""
+
+    table: str
+    match: Mapping[str, Any]
+
+
+Change = Put | Remove
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a handler returns: the episode's new state and the view changes."""
+
+    state: State | None
+    changes: Sequence[Change] = field(default_factory=tuple)
+
+
+class Projection(ABC):
+    """A read model as a pure function of the episode event stream."""
+
+    name: ClassVar[str]
+    """Stable identifier, e.g. "referral_audit"; used in tracking and table names."""
+    version: ClassVar[int]
+    """Bump when handlers or tables change: the engine rebuilds a new version from
+    position 0 beside the serving one and switches when it has caught up."""
+    tables: ClassVar[tuple[Table, ...]]
+    handles: ClassVar[frozenset[str]]
+    """Names of the event types this projection reads; others pass it by."""
+
+    @abstractmethod
+    def handle(
+        self, state: State | None, event: EpisodeEvent, position: int
+    ) -> Handled:
+        """The episode's state after `event` (at global `position`), and the view changes."""
