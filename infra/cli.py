@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import uvicorn
 
 from infra.eventstore import build_application
-from infra.settings import get_settings
+from infra.settings import ConfigurationError, get_settings
+from infra.verify import load_heads, save_heads, verify_store
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 app = typer.Typer(
     help="Care-episode backend: an event-sourced record of spine and back-pain care.",
@@ -29,6 +37,77 @@ def init_store() -> None:
     typer.echo(f"events recorded: newest position {head}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="uvicorn worker processes")
+    ] = 1,
+) -> None:
+    """Run the HTTP API on the configured store (embedded SQLite by default)."""
+    from api.auth import load_token_registry  # the API is only needed to serve
+
+    settings = get_settings()
+    try:
+        load_token_registry(settings)
+    except ConfigurationError as error:
+        typer.echo(f"care-episodes: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"serving {settings.backend} store on http://{host}:{port} ({workers} worker(s))"
+    )
+    uvicorn.run(
+        "api.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command()
+def verify(
+    heads: Annotated[
+        Path | None,
+        typer.Option(
+            "--heads", help="also check against chain heads saved by an earlier run"
+        ),
+    ] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-heads", help="write this run's chain heads here (if it passes)"
+        ),
+    ] = None,
+) -> None:
+    """Recompute every episode's hash chain; exit 1 if any event was changed, removed
+    or reordered. Prints a digest of all chain heads to keep and compare later."""
+    with build_application(get_settings()) as episodes:
+        report = verify_store(episodes, load_heads(heads) if heads else None)
+    for problem in report.problems:
+        typer.echo(
+            f"{problem.kind.upper():<10} episode {problem.episode_id} "
+            f"version {problem.version}: {problem.detail}"
+        )
+    verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
+    typer.echo(
+        f"verified {report.events} events in {len(report.heads)} episodes: {verdict}"
+    )
+    typer.echo(f"chain-heads digest: {report.digest}")
+    if save is not None and report.ok:
+        save_heads(report, save)
+        typer.echo(f"chain heads saved to {save}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def configure_logging() -> None:
+    """Log lines with time, level and logger name (request ids are in the messages)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
 def _redacted(url: str) -> str:
     """The database URL without its password."""
     if "@" not in url or "://" not in url:
@@ -42,3 +121,7 @@ def _redacted(url: str) -> str:
 def main() -> None:
     """Entry point of the `care-episodes` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

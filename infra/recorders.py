@@ -54,6 +54,18 @@ def _link_batch(
     return links
 
 
+def _chained(row: Any, position_column: str) -> ChainedNotification:
+    """A stored row (SQLite hex text or PostgreSQL uuid ids) as a ChainedNotification."""
+    return ChainedNotification(
+        id=int(row[position_column]),
+        originator_id=UUID(str(row["originator_id"])),
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+        chain_hash=bytes(row["chain_hash"] or b""),
+    )
+
+
 def _predecessors(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
     """(episode, version) of the stored event each episode in the batch follows."""
     first: dict[str, int] = {}
@@ -146,17 +158,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         statement += "ORDER BY originator_version"
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            return [
-                ChainedNotification(
-                    id=row["rowid"],
-                    originator_id=UUID(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                    chain_hash=bytes(row["chain_hash"] or b""),
-                )
-                for row in c.fetchall()
-            ]
+            return [_chained(row, "rowid") for row in c.fetchall()]
 
     def select_position(self, episode_id: UUID, version: int) -> int | None:
         """The global position of one episode event."""
@@ -168,6 +170,23 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
             return None if row is None else int(row["rowid"])
+
+    def select_chain_records(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[ChainedNotification]:
+        """Stored events in (episode, version) order after `after`, for verification."""
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state, chain_hash "
+            f"FROM {self.events_table_name} "
+        )
+        params: list[Any] = []
+        if after is not None:
+            statement += "WHERE (originator_id, originator_version) > (?, ?) "
+            params += [after[0].hex, after[1]]
+        statement += "ORDER BY originator_id, originator_version LIMIT ?"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [*params, limit])
+            return [_chained(row, "rowid") for row in c.fetchall()]
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -198,6 +217,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.select_records_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
             "chain_hash FROM {0} WHERE originator_id = %s"
+        ).format(table)
+        self.select_chain_statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, "
+            "chain_hash FROM {0}"
         ).format(table)
         self.select_position_statement = SQL(
             "SELECT notification_id FROM {0} "
@@ -246,17 +269,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         statement += SQL(" ORDER BY originator_version")
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
-            return [
-                ChainedNotification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                    chain_hash=bytes(row["chain_hash"] or b""),
-                )
-                for row in curs.fetchall()
-            ]
+            return [_chained(row, "notification_id") for row in curs.fetchall()]
 
     def select_position(self, episode_id: UUID, version: int) -> int | None:
         """The global position of one episode event."""
@@ -264,3 +277,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self.select_position_statement, (episode_id, version))
             row = curs.fetchone()
             return None if row is None else int(row["notification_id"])
+
+    def select_chain_records(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[ChainedNotification]:
+        """Stored events in (episode, version) order after `after`, for verification."""
+        statement = self.select_chain_statement
+        params: list[Any] = []
+        if after is not None:
+            statement += SQL(" WHERE (originator_id, originator_version) > (%s, %s)")
+            params += [after[0], after[1]]
+        statement += SQL(" ORDER BY originator_id, originator_version LIMIT %s")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [*params, limit])
+            return [_chained(row, "notification_id") for row in curs.fetchall()]

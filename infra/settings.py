@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///./var/care.db"
 
 
+class ConfigurationError(Exception):
+    """The configuration cannot work; the message says what to change."""
+
+
 class Settings(BaseSettings):
     """Configuration of the service; see the README for each variable."""
 
@@ -24,6 +28,14 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(5, ge=1, le=100)
     postgres_max_overflow: int = Field(10, ge=0, le=100)
     aggregate_cache_size: int = Field(1000, ge=0)
+    auth_tokens_file: Path | None = Field(
+        None,
+        description="JSON list of {token | token_sha256, principal, role, physician_id?}",
+    )
+    dev_tokens_file: Path = Field(
+        Path("var/dev-tokens.json"),
+        description="where the embedded default writes development tokens",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,168 @@
+"""The one mapping from errors to RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.context import current_request_id
+from domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    EpisodeNotFound,
+    IdempotencyKeyReused,
+    RuleViolation,
+    VersionMismatch,
+)
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("care.api")
+
+
+class Problem(Exception):
+    """An error the API raises on purpose, answered as a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(instance: str | None, problem: Problem) -> JSONResponse:
+    """Render a problem: type, title, status, detail, instance and the request id."""
+    body = {
+        "type": f"/problems/{problem.slug}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+        "request_id": current_request_id(),
+        **problem.extra,
+    }
+    return JSONResponse(
+        body,
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def domain_problem(error: DomainError) -> Problem:
+    """The HTTP meaning of each domain error."""
+    if isinstance(error, EpisodeNotFound):
+        return Problem(404, "episode-not-found", "Episode not found", error.message)
+    if isinstance(error, VersionMismatch):
+        return Problem(
+            412,
+            "version-mismatch",
+            "The episode has changed",
+            error.message,
+            headers={"ETag": f'"{error.actual}"'},
+            current_version=error.actual,
+        )
+    if isinstance(error, IdempotencyKeyReused):
+        return Problem(
+            422, "idempotency-key-reused", "Idempotency key reused", error.message
+        )
+    if isinstance(error, ConcurrencyConflict):
+        return Problem(
+            409, "concurrent-writes", "Too many concurrent writes", error.message
+        )
+    if isinstance(error, RuleViolation):
+        extra = {"field": error.field} if error.field else {}
+        return Problem(
+            409,
+            "rule-violated",
+            "A rule of the episode was broken",
+            error.message,
+            **extra,
+        )
+    return Problem(409, "domain-error", "The command was refused", error.message)
+
+
+_ALLOWED = re.compile(r"'([^']*)'")
+
+
+def validation_problem(error: RequestValidationError) -> Problem:
+    """A 422 naming every bad field; enum errors list the allowed values."""
+    errors = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        source = location[0] if location else "body"
+        field = ".".join(location[1:]) or source
+        entry: dict[str, Any] = {
+            "field": field,
+            "in": source,
+            "message": item.get("msg", ""),
+        }
+        if item.get("type") == "json_invalid":
+            entry.update(field="body", message="the body is not valid JSON")
+        expected = (item.get("ctx") or {}).get("expected")
+        if item.get("type") in ("enum", "literal_error") and expected:
+            entry["allowed"] = _ALLOWED.findall(str(expected))
+        errors.append(entry)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Problem(
+        422, "invalid-request", "The request is invalid", detail, errors=errors
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error the API can raise to a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, error: Problem) -> JSONResponse:
+        return problem_response(request.url.path, error)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, error: DomainError) -> JSONResponse:
+        return problem_response(request.url.path, domain_problem(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return problem_response(request.url.path, validation_problem(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        title = titles.get(error.status_code, "HTTP error")
+        problem = Problem(
+            error.status_code,
+            title.lower().replace(" ", "-"),
+            title,
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+        return problem_response(request.url.path, problem)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _store_down(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "store unavailable (request_id=%s): %s", current_request_id(), error
+        )
+        problem = Problem(
+            503,
+            "store-unavailable",
+            "The store is unavailable",
+            "the event store could not be reached; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(request.url.path, problem)

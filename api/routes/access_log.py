@@ -1,0 +1,64 @@
+"""The access log, for auditors: who read which patients' data, and when."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel
+
+from api.auth import Auditor
+from api.deps import AccessLogDep
+from api.paging import After, Limit, decode_int_cursor, encode_cursor
+
+router = APIRouter(prefix="/audit/access-log", tags=["audit"])
+
+
+class AccessEntryPublic(BaseModel):
+    """One disclosure of patient data, or a refused attempt."""
+
+    id: int
+    at: datetime
+    principal_id: str
+    role: str
+    action: str
+    episode_ids: list[UUID]
+    request_id: str | None
+    outcome: str
+
+
+class AccessLogPage(BaseModel):
+    """A page of the access log, newest first."""
+
+    items: list[AccessEntryPublic]
+    next_cursor: str | None
+
+
+@router.get("")
+def get_access_log(
+    _auditor: Auditor,
+    log: AccessLogDep,
+    episode_id: Annotated[
+        UUID | None, Query(description="entries naming this episode")
+    ] = None,
+    principal_id: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[AwareDatetime | None, Query(description="at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="before")] = None,
+    after: After = None,
+    limit: Limit = 100,
+) -> AccessLogPage:
+    """Access-log entries, newest first, filtered by episode, principal and time."""
+    entries = log.entries(
+        episode_id=episode_id,
+        principal_id=principal_id,
+        since=since,
+        until=until,
+        before_id=decode_int_cursor("access", after),
+        limit=limit + 1,
+    )
+    page = entries[:limit]
+    more = len(entries) > limit
+    return AccessLogPage(
+        items=[AccessEntryPublic(**vars(entry)) for entry in page],
+        next_cursor=encode_cursor("access", page[-1].id) if more else None,
+    )

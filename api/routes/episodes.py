@@ -1,0 +1,246 @@
+"""Episode commands (one event each) and episode reads: now, at a version, as of an instant."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from pydantic import AwareDatetime, BaseModel
+
+from api.access import DisclosureDep
+from api.auth import Writer
+from api.deps import EpisodesDep
+from api.errors import Problem
+from api.paging import After, Limit, decode_int_cursor, encode_cursor
+from api.schemas.commands import (
+    AdministerBiologicRequest,
+    AssignClinicianRequest,
+    CloseEpisodeRequest,
+    CommandAccepted,
+    OpenEpisodeRequest,
+    PerformInterventionRequest,
+    PlanTreatmentRequest,
+    ReceiveReferralRequest,
+    RecordConservativeCareRequest,
+    RecordDiagnosticRequest,
+    RecordOutcomeRequest,
+    ReferToSurgeryRequest,
+    ScreenRedFlagsRequest,
+    SendConsultNoteRequest,
+)
+from api.schemas.episodes import EpisodePublic, HistoryPage
+from api.views import episode_public, history_item, referrers
+from domain.application import CareEpisodes, CommandResult
+
+router = APIRouter(prefix="/episodes", tags=["episodes"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='apply only if the episode is at this version, e.g. "3" (else 412)',
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="a retry with the same key and body answers the original result",
+    ),
+]
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/problem+json": {}}}
+    for status, text in {
+        401: "no or bad bearer token",
+        403: "this role may not do this",
+        404: "no such episode",
+        409: "a rule of the episode was broken",
+        412: "If-Match names another version",
+        413: "body over 64 KiB",
+        415: "body is not JSON",
+        422: "a field is invalid (named), or an idempotency key was reused",
+    }.items()
+}
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names; None for no header or `*`."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip()
+    if tag.startswith('"') and tag.endswith('"') and len(tag) > 2:
+        tag = tag[1:-1]
+    if not tag.isdigit():
+        raise Problem(
+            400,
+            "invalid-if-match",
+            "Invalid If-Match",
+            'If-Match must be an episode ETag such as "3"',
+        )
+    return int(tag)
+
+
+def accepted(result: CommandResult, response: Response) -> CommandAccepted:
+    """The answer to a command, with the episode's new version as its ETag."""
+    response.headers["ETag"] = f'"{result.version}"'
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return CommandAccepted(
+        episode_id=result.episode_id, version=result.version, position=result.position
+    )
+
+
+@router.post("", status_code=201, responses=PROBLEMS)
+def open_episode(
+    body: OpenEpisodeRequest,
+    principal: Writer,
+    episodes: EpisodesDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandAccepted:
+    """Open an episode with its first referral (ReferralReceived)."""
+    result = episodes.open_episode(
+        actor=principal.actor, idempotency_key=idempotency_key, **body.model_dump()
+    )
+    response.headers["Location"] = f"/episodes/{result.episode_id}"
+    return accepted(result, response)
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    path: str
+    body: type[BaseModel]
+    method: str
+    summary: str
+
+
+COMMAND_ROUTES = [
+    CommandRoute("referrals", ReceiveReferralRequest, "receive_referral",
+                 "Record that a further service received the patient (ReferralReceived)."),
+    CommandRoute("red-flag-screenings", ScreenRedFlagsRequest, "screen_red_flags",
+                 "Record a red-flag screen (RedFlagsScreened)."),
+    CommandRoute("diagnostics", RecordDiagnosticRequest, "record_diagnostic",
+                 "Record a completed diagnostic (DiagnosticCompleted)."),
+    CommandRoute("conservative-care", RecordConservativeCareRequest, "record_conservative_care",
+                 "Record a course of conservative care (ConservativeCareRecorded)."),
+    CommandRoute("treatment-plans", PlanTreatmentRequest, "plan_treatment",
+                 "Record a treatment plan (TreatmentPlanned)."),
+    CommandRoute("interventions", PerformInterventionRequest, "perform_intervention",
+                 "Record a therapeutic procedure (InterventionPerformed)."),
+    CommandRoute("biologics", AdministerBiologicRequest, "administer_biologic",
+                 "Record a regenerative biologic (BiologicAdministered)."),
+    CommandRoute("outcomes", RecordOutcomeRequest, "record_outcome",
+                 "Record a patient-reported outcome (OutcomeRecorded)."),
+    CommandRoute("surgery-referrals", ReferToSurgeryRequest, "refer_to_surgery",
+                 "Refer the patient to a spine surgeon (SurgeryReferred)."),
+    CommandRoute("consult-notes", SendConsultNoteRequest, "send_consult_note",
+                 "Record a consult note sent to the referring physician (ConsultNoteSent)."),
+    CommandRoute("assignments", AssignClinicianRequest, "assign_clinician",
+                 "Give the episode's work to a clinician (ClinicianAssigned)."),
+    CommandRoute("closure", CloseEpisodeRequest, "close_episode",
+                 "Close the episode (EpisodeClosed)."),
+]  # fmt: skip
+
+
+def _command_endpoint(route: CommandRoute) -> Any:
+    def endpoint(
+        episode_id: UUID,
+        body: Any,
+        principal: Writer,
+        episodes: EpisodesDep,
+        response: Response,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CommandAccepted:
+        command = getattr(episodes, route.method)
+        result = command(
+            episode_id,
+            actor=principal.actor,
+            expected_version=expected_version(if_match),
+            idempotency_key=idempotency_key,
+            **body.model_dump(),
+        )
+        return accepted(result, response)
+
+    endpoint.__annotations__["body"] = Annotated[route.body, Body()]
+    endpoint.__doc__ = route.summary
+    endpoint.__name__ = route.method
+    return endpoint
+
+
+for _route in COMMAND_ROUTES:
+    router.add_api_route(
+        f"/{{episode_id}}/{_route.path}",
+        _command_endpoint(_route),
+        methods=["POST"],
+        status_code=201,
+        response_model=CommandAccepted,
+        responses=PROBLEMS,
+        name=_route.method,
+        summary=_route.summary.split(" (")[0],
+    )
+
+
+@router.get("/{episode_id}", responses=PROBLEMS)
+def get_episode(
+    episode_id: UUID,
+    access: DisclosureDep,
+    episodes: EpisodesDep,
+    response: Response,
+    version: Annotated[
+        int | None, Query(ge=1, description="the episode at this version")
+    ] = None,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="the episode as recorded at this instant"),
+    ] = None,
+) -> EpisodePublic:
+    """The episode now, at `version`, or as the store held it at `as_of`."""
+    if version is not None and as_of is not None:
+        raise Problem(
+            422,
+            "invalid-request",
+            "The request is invalid",
+            "give version or as_of, not both",
+        )
+
+    def load() -> Any:
+        if as_of is not None:
+            return episodes.get_episode_as_of(episode_id, as_of)
+        return episodes.get_episode(episode_id, version=version)
+
+    episode = access.episode(
+        episode_id, load, lambda _: _current_referrers(episodes, episode_id)
+    )
+    response.headers["ETag"] = f'"{episode.version}"'
+    return episode_public(episode)
+
+
+@router.get("/{episode_id}/history", responses=PROBLEMS)
+def get_history(
+    episode_id: UUID,
+    access: DisclosureDep,
+    episodes: EpisodesDep,
+    after: After = None,
+    limit: Limit = 100,
+) -> HistoryPage:
+    """Every stored event of the episode, oldest first: version, type, position, times,
+    actor, data and its hash-chain link."""
+    after_version = decode_int_cursor("history", after) or 0
+    history = access.episode(
+        episode_id,
+        lambda: episodes.history(episode_id),
+        lambda _: _current_referrers(episodes, episode_id),
+    )
+    page = [entry for entry in history if entry.version > after_version][:limit]
+    more = page and page[-1].version < history[-1].version
+    return HistoryPage(
+        episode_id=episode_id,
+        items=[history_item(entry) for entry in page],
+        next_cursor=encode_cursor("history", page[-1].version) if more else None,
+    )
+
+
+def _current_referrers(episodes: CareEpisodes, episode_id: UUID) -> set[str]:
+    return referrers(episodes.get_episode(episode_id))

@@ -1,0 +1,88 @@
+"""Schemas shared by requests and responses: people, actors, ids and limits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from domain.values import PlanItemKind, PrincipalRole, ReferralSource
+
+# Limits mirror domain/guards.py so the API refuses with 422 what the domain would
+# refuse anyway, naming the field.
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$"
+    ),
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Level = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
+]
+Levels = Annotated[list[Level], Field(max_length=12)]
+
+
+def json_number(value: Decimal) -> int | float:
+    """A decimal as a JSON number (scores and volumes are short; floats hold them)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# Decimals travel as JSON numbers both ways, not as the strings pydantic emits.
+Number = Annotated[
+    Decimal, PlainSerializer(json_number, return_type=float, when_used="json")
+]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused, naming them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReferrerIn(Strict):
+    id: Identifier
+    name: Name
+    role: ReferralSource
+
+
+class SurgeonIn(Strict):
+    id: Identifier
+    name: Name
+
+
+class PlanItemIn(Strict):
+    kind: PlanItemKind
+    detail: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+    ]
+
+
+class ActorPublic(BaseModel):
+    """Who recorded an event."""
+
+    principal_id: str
+    role: PrincipalRole
+
+
+class ReferrerPublic(BaseModel):
+    id: str
+    name: str
+    role: ReferralSource
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a keyset-paged list; `next_cursor` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None

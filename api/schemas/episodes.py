@@ -1,0 +1,181 @@
+"""Response bodies for episode state and history."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from api.schemas.commands import (
+    AdministerBiologicRequest,
+    AssignClinicianRequest,
+    CloseEpisodeRequest,
+    OpenEpisodeRequest,
+    PerformInterventionRequest,
+    PlanTreatmentRequest,
+    RecordConservativeCareRequest,
+    RecordDiagnosticRequest,
+    RecordOutcomeRequest,
+    ReferToSurgeryRequest,
+    ScreenRedFlagsRequest,
+    SendConsultNoteRequest,
+)
+from api.schemas.common import ActorPublic, ReferrerPublic, json_number
+from domain.values import ClosureReason, EpisodeStatus, PainGenerator, RedFlag, Service
+
+
+def json_value(value: Any) -> Any:
+    """A domain value as plain JSON: enums by value, decimals as numbers, dates as ISO."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return json_number(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: json_value(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+class EntryMeta(BaseModel):
+    """When and by whom an entry was recorded, and the episode version it made."""
+
+    version: int
+    recorded_at: datetime
+    actor: ActorPublic
+
+
+class ReferralEntry(EntryMeta, OpenEpisodeRequest):
+    """A referral: the first one opened the episode."""
+
+
+class ScreeningEntry(EntryMeta, ScreenRedFlagsRequest):
+    """A red-flag screen."""
+
+
+class DiagnosticEntry(EntryMeta, RecordDiagnosticRequest):
+    """A completed diagnostic."""
+
+
+class ConservativeCareEntry(EntryMeta, RecordConservativeCareRequest):
+    """A course of conservative care."""
+
+
+class TreatmentPlanEntry(EntryMeta, PlanTreatmentRequest):
+    """A treatment plan."""
+
+
+class InterventionEntry(EntryMeta, PerformInterventionRequest):
+    """A therapeutic procedure."""
+
+
+class BiologicEntry(EntryMeta, AdministerBiologicRequest):
+    """A regenerative biologic."""
+
+
+class OutcomeEntry(EntryMeta, RecordOutcomeRequest):
+    """A patient-reported outcome."""
+
+
+class SurgeryReferralEntry(EntryMeta, ReferToSurgeryRequest):
+    """A referral to a spine surgeon."""
+
+
+class ConsultNoteEntry(EntryMeta, SendConsultNoteRequest):
+    """A consult note sent to the referring physician."""
+
+
+class AssignmentEntry(EntryMeta, AssignClinicianRequest):
+    """A clinician taking the episode's work."""
+
+
+class ClosureEntry(EntryMeta, CloseEpisodeRequest):
+    """The closure of the episode."""
+
+
+# Which list of EpisodePublic holds the entries of each event type.
+ENTRY_LISTS = {
+    "ReferralReceived": "referrals",
+    "RedFlagsScreened": "red_flag_screenings",
+    "DiagnosticCompleted": "diagnostics",
+    "ConservativeCareRecorded": "conservative_care",
+    "TreatmentPlanned": "treatment_plans",
+    "InterventionPerformed": "interventions",
+    "BiologicAdministered": "biologics",
+    "OutcomeRecorded": "outcomes",
+    "SurgeryReferred": "surgery_referrals",
+    "ConsultNoteSent": "consult_notes",
+    "ClinicianAssigned": "assignments",
+    "EpisodeClosed": "closures",
+}
+
+
+class AssigneePublic(BaseModel):
+    clinician_id: str
+    clinician_name: str
+
+
+class EpisodePublic(BaseModel):
+    """A care episode as it stands (now, at a version, or as of an instant)."""
+
+    episode_id: UUID
+    version: int
+    patient_id: str
+    status: EpisodeStatus
+    opened_at: datetime
+    last_occurred_at: datetime
+    referrer: ReferrerPublic
+    pathway: list[Service]
+    red_flags: list[RedFlag]
+    screened: bool
+    pain_generators: list[PainGenerator]
+    assignee: AssigneePublic | None
+    closure_reason: ClosureReason | None
+    referrals: list[ReferralEntry]
+    red_flag_screenings: list[ScreeningEntry]
+    diagnostics: list[DiagnosticEntry]
+    conservative_care: list[ConservativeCareEntry]
+    treatment_plans: list[TreatmentPlanEntry]
+    interventions: list[InterventionEntry]
+    biologics: list[BiologicEntry]
+    outcomes: list[OutcomeEntry]
+    surgery_referrals: list[SurgeryReferralEntry]
+    consult_notes: list[ConsultNoteEntry]
+    assignments: list[AssignmentEntry]
+    closures: list[ClosureEntry]
+
+
+class HistoryItem(BaseModel):
+    """One stored event with its metadata; `chain_hash` links it to the one before."""
+
+    version: int
+    type: str
+    position: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorPublic
+    idempotency_key: str | None
+    chain_hash: str
+    data: dict[str, Any]
+
+
+class HistoryPage(BaseModel):
+    """A page of an episode's history, oldest first."""
+
+    episode_id: UUID
+    items: list[HistoryItem]
+    next_cursor: str | None

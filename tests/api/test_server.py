@@ -1,0 +1,141 @@
+"""A real uvicorn server with two worker processes on PostgreSQL, under concurrent writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import builders as b
+from tests.api.conftest import auth, json_body, write_tokens_file
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITERS = 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
+    """`care-episodes serve --workers 2` on a fresh PostgreSQL database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CARE_DATABASE_URL": postgres_url,
+        "CARE_AUTH_TOKENS_FILE": str(write_tokens_file(tmp_path / "tokens.json")),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode()
+            time.sleep(0.2)
+        else:
+            pytest.fail("the server did not become ready in 30 s")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def fire(base: str, episode_id: str, headers: dict[str, str]) -> list[int]:
+    """WRITERS outcomes posted at once; the status each got."""
+    statuses: list[int] = [0] * WRITERS
+    start = threading.Barrier(WRITERS)
+
+    def write(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            start.wait()
+            response = client.post(
+                f"/episodes/{episode_id}/outcomes",
+                json=json_body(b.outcome(score=i % 100), days=1),
+                headers={**auth("clinician"), **headers},
+            )
+            statuses[i] = response.status_code
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def open_episode(base: str) -> str:
+    response = httpx.post(
+        f"{base}/episodes", json=json_body(b.referral(), 0), headers=auth("service")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["episode_id"]
+
+
+def history_types(base: str, episode_id: str) -> list[str]:
+    response = httpx.get(
+        f"{base}/episodes/{episode_id}/history",
+        params={"limit": 500},
+        headers=auth("auditor"),
+    )
+    return [item["type"] for item in response.json()["items"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_32_concurrent_writers_lose_nothing_and_overwrite_nothing(server):
+    episode_id = open_episode(server)
+    statuses = fire(server, episode_id, {})
+    assert not [s for s in statuses if s >= 500], statuses
+    assert set(statuses) <= {201, 409}, statuses
+    succeeded = statuses.count(201)
+    print(f"{succeeded} of {WRITERS} writes applied, {statuses.count(409)} refused (409)")
+    state = httpx.get(f"{server}/episodes/{episode_id}", headers=auth("auditor")).json()
+    assert state["version"] == 1 + succeeded
+    assert (
+        history_types(server, episode_id)
+        == ["ReferralReceived"] + ["OutcomeRecorded"] * succeeded
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_32_concurrent_writers_with_the_same_if_match_one_wins(server):
+    episode_id = open_episode(server)
+    statuses = fire(server, episode_id, {"If-Match": '"1"'})
+    assert statuses.count(201) == 1 and statuses.count(412) == WRITERS - 1, statuses
+    assert history_types(server, episode_id) == ["ReferralReceived", "OutcomeRecorded"]
