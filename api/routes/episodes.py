@@ -222,6 +222,7 @@ def get_history(
     episode_id: UUID,
     access: DisclosureDep,
     episodes: EpisodesDep,
+    response: Response,
     after: After = None,
     limit: Limit = 100,
 ) -> HistoryPage:
@@ -233,6 +234,7 @@ def get_history(
         lambda: episodes.history(episode_id),
         lambda _: _current_referrers(episodes, episode_id),
     )
+    response.headers["ETag"] = f'"{history[-1].version}"'
     page = [entry for entry in history if entry.version > after_version][:limit]
     more = page and page[-1].version < history[-1].version
     return HistoryPage(

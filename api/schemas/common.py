@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
@@ -76,13 +76,3 @@ class ReferrerPublic(BaseModel):
     id: str
     name: str
     role: ReferralSource
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """A page of a keyset-paged list; `next_cursor` is null on the last page."""
-
-    items: list[T]
-    next_cursor: str | None

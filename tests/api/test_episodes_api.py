@@ -299,7 +299,9 @@ def test_the_episode_as_of_an_instant_is_the_record_as_it_stood_then(api):
 def test_the_history_shows_metadata_positions_and_chained_hashes(api):
     episode_id = api.open()
     second = api.command(episode_id, "diagnostics", days=3).json()
-    history = api.get(f"/episodes/{episode_id}/history").json()
+    response = api.get(f"/episodes/{episode_id}/history")
+    assert response.headers["etag"] == '"2"'
+    history = response.json()
     assert history["next_cursor"] is None
     opened, diagnostic = history["items"]
     assert (opened["version"], opened["type"]) == (1, "ReferralReceived")
@@ -355,4 +357,15 @@ def test_the_openapi_document_describes_every_command_with_its_schemas(api):
         "as_of",
     }
     assert "EpisodePublic" in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            success = next(
+                v for k, v in operation["responses"].items() if k.startswith("2")
+            )
+            schema = success["content"]["application/json"]["schema"]
+            assert "$ref" in schema, (method, path)
+            assert operation.get("description") or operation.get("summary"), (
+                method,
+                path,
+            )
     assert api.client.get("/docs").status_code == 200

@@ -123,7 +123,9 @@ def test_32_concurrent_writers_lose_nothing_and_overwrite_nothing(server):
     assert not [s for s in statuses if s >= 500], statuses
     assert set(statuses) <= {201, 409}, statuses
     succeeded = statuses.count(201)
-    print(f"{succeeded} of {WRITERS} writes applied, {statuses.count(409)} refused (409)")
+    print(
+        f"{succeeded} of {WRITERS} writes applied, {statuses.count(409)} refused (409)"
+    )
     state = httpx.get(f"{server}/episodes/{episode_id}", headers=auth("auditor")).json()
     assert state["version"] == 1 + succeeded
     assert (
