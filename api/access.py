@@ -83,9 +83,8 @@ def disclosure(request: Request, principal: Reader) -> Disclosure:
     """The disclosure of the current request, named by its route template."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    return Disclosure(
-        principal, f"{request.method} {path}", request.app.state.access_log
-    )
+    log = request.app.state.services.access_log
+    return Disclosure(principal, f"{request.method} {path}", log)
 
 
 DisclosureDep = Annotated[Disclosure, Depends(disclosure)]

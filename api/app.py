@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from api.auth import load_token_registry
 from api.errors import install_error_handlers
 from api.middleware import BodyGuardMiddleware, RequestContextMiddleware
-from api.routes import access_log, episodes, ops
-from infra.access_log import AccessLog
-from infra.eventstore import build_application
+from api.routes import access_log, audit, episodes, ops, projections
+from infra.projection import EngineOptions, start_in_background
+from infra.services import open_services
 from infra.settings import Settings, get_settings
 
 logger = logging.getLogger("care.api")
@@ -26,13 +26,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.episodes = build_application(settings)
+        services = open_services(settings)
+        engine = None
         try:
-            app.state.access_log = AccessLog(app.state.episodes)
-            logger.info("serving care episodes from %s", settings.backend)
+            if settings.runs_projections_in_process:
+                # Embedded mode: the projections run in this process. With several
+                # workers each starts one; their locks keep one active per projection.
+                options = EngineOptions(
+                    batch_size=settings.projection_batch_size,
+                    poll_interval_s=settings.projection_poll_interval,
+                )
+                engine = start_in_background(
+                    services.episodes, settings, services.projections, options
+                )
+            app.state.services = services
+            app.state.engine = engine
+            logger.info(
+                "serving care episodes from %s (projections %s)",
+                settings.backend,
+                "in process" if engine else "in `care-episodes project`",
+            )
             yield
         finally:
-            app.state.episodes.close()
+            if engine is not None:
+                engine.stop()
+            services.close()
 
     app = FastAPI(
         title="Care episodes",
@@ -45,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyGuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    for module in (episodes, access_log, ops):
+    for module in (episodes, audit, access_log, projections, ops):
         app.include_router(module.router)
     return app
 

@@ -32,6 +32,10 @@ READERS = frozenset(
     }
 )
 AUDITORS = frozenset({PrincipalRole.AUDITOR})
+# Everyone but physicians: views across all patients and physicians.
+STAFF = frozenset(
+    {PrincipalRole.SERVICE, PrincipalRole.CLINICIAN, PrincipalRole.AUDITOR}
+)
 
 
 @dataclass(frozen=True)
@@ -194,3 +198,4 @@ def require_role(roles: frozenset[PrincipalRole]) -> Callable[..., Principal]:
 Writer = Annotated[Principal, Depends(require_role(WRITERS))]
 Reader = Annotated[Principal, Depends(require_role(READERS))]
 Auditor = Annotated[Principal, Depends(require_role(AUDITORS))]
+Staff = Annotated[Principal, Depends(require_role(STAFF))]

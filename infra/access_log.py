@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.application import CareEpisodes
-from infra.sql import Cursor, Database
+from infra.database import Cursor, Database
 
 _SQLITE_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS access_log ("
@@ -70,8 +70,9 @@ class AccessLog:
 
     def __init__(self, episodes: CareEpisodes) -> None:
         self.db = Database(episodes)
-        with self.db.write() as cur:
-            for statement in _SQLITE_SCHEMA if self.db.is_sqlite else _POSTGRES_SCHEMA:
+        self.is_sqlite = self.db.dialect.name == "sqlite"
+        with self.db.writing() as cur:
+            for statement in _SQLITE_SCHEMA if self.is_sqlite else _POSTGRES_SCHEMA:
                 cur.execute(statement)
 
     def record(
@@ -86,14 +87,14 @@ class AccessLog:
         at: datetime | None = None,
     ) -> int:
         """Append one entry; returns its id."""
-        moment = self.db.timestamp(at or datetime.now(UTC))
-        with self.db.write() as cur:
+        moment = self.db.dialect.param(at or datetime.now(UTC))
+        with self.db.writing() as cur:
             entry_id = self._insert(
                 cur, moment, principal_id, role, action, request_id, outcome
             )
             for episode_id in dict.fromkeys(episode_ids):
                 cur.execute(
-                    "INSERT INTO access_log_episodes (entry_id, episode_id) VALUES (%s, %s)",
+                    "INSERT INTO access_log_episodes (entry_id, episode_id) VALUES (?, ?)",
                     (entry_id, str(episode_id)),
                 )
         return entry_id
@@ -101,10 +102,10 @@ class AccessLog:
     def _insert(self, cur: Cursor, *values: object) -> int:
         statement = (
             "INSERT INTO access_log (at, principal_id, role, action, request_id, outcome) "
-            "VALUES (%s, %s, %s, %s, %s, %s)"
+            "VALUES (?, ?, ?, ?, ?, ?)"
         )
-        if self.db.is_sqlite:
-            return cur.execute(statement, values).lastrowid
+        if self.is_sqlite:
+            return int(cur.execute(statement, values).raw.lastrowid)
         return int(cur.execute(statement + " RETURNING id", values).fetchone()["id"])
 
     def entries(
@@ -121,31 +122,31 @@ class AccessLog:
         where, params = [], []
         if episode_id is not None:
             where.append(
-                "id IN (SELECT entry_id FROM access_log_episodes WHERE episode_id = %s)"
+                "id IN (SELECT entry_id FROM access_log_episodes WHERE episode_id = ?)"
             )
             params.append(str(episode_id))
         if principal_id is not None:
-            where.append("principal_id = %s")
+            where.append("principal_id = ?")
             params.append(principal_id)
         if since is not None:
-            where.append("at >= %s")
-            params.append(self.db.timestamp(since))
+            where.append("at >= ?")
+            params.append(self.db.dialect.param(since))
         if until is not None:
-            where.append("at < %s")
-            params.append(self.db.timestamp(until))
+            where.append("at < ?")
+            params.append(self.db.dialect.param(until))
         if before_id is not None:
-            where.append("id < %s")
+            where.append("id < ?")
             params.append(before_id)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
-        with self.db.read() as cur:
+        with self.db.reading() as cur:
             rows = cur.execute(
-                f"SELECT * FROM access_log {clause}ORDER BY id DESC LIMIT %s",
+                f"SELECT * FROM access_log {clause}ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
             ids = [row["id"] for row in rows]
             episodes: dict[int, list[UUID]] = {entry_id: [] for entry_id in ids}
             if ids:
-                marks = ", ".join(["%s"] * len(ids))
+                marks = ", ".join("?" * len(ids))
                 for link in cur.execute(
                     "SELECT entry_id, episode_id FROM access_log_episodes "
                     f"WHERE entry_id IN ({marks}) ORDER BY episode_id",
@@ -155,7 +156,7 @@ class AccessLog:
         return [
             AccessEntry(
                 id=row["id"],
-                at=self.db.from_timestamp(row["at"]),
+                at=self.db.dialect.from_db("timestamp", row["at"]),
                 principal_id=row["principal_id"],
                 role=row["role"],
                 action=row["action"],

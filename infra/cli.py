@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from infra.cli_audit import audit_app
+from infra.cli_projections import project_command, projections_app
 from infra.eventstore import build_application
+from infra.services import open_services
 from infra.settings import ConfigurationError, get_settings
 from infra.verify import load_heads, save_heads, verify_store
 
@@ -27,12 +30,20 @@ def _group() -> None:
     """Care-episode backend: an event-sourced record of spine and back-pain care."""
 
 
+app.command("project")(project_command)
+app.add_typer(projections_app, name="projections")
+app.add_typer(audit_app, name="audit")
+
+
 @app.command("init-store")
 def init_store() -> None:
     """Create the store's tables if missing and print where the store is."""
     settings = get_settings()
-    with build_application(settings) as episodes:
-        head = episodes.recorder.max_notification_id() or 0
+    services = open_services(settings)
+    try:
+        head = services.episodes.recorder.max_notification_id() or 0
+    finally:
+        services.close()
     typer.echo(f"store: {settings.backend} ({_redacted(settings.database_url)})")
     typer.echo(f"events recorded: newest position {head}")
 
@@ -82,8 +93,11 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Recompute every episode's hash chain; exit 1 if any event was changed, removed
-    or reordered. Prints a digest of all chain heads to keep and compare later."""
+    """Recompute every episode's hash chain; exit 1 on any tampering.
+
+    Reports each event changed, removed or reordered, and prints a digest of all
+    chain heads to keep and compare later.
+    """
     with build_application(get_settings()) as episodes:
         report = verify_store(episodes, load_heads(heads) if heads else None)
     for problem in report.problems:

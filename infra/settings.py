@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -36,6 +37,22 @@ class Settings(BaseSettings):
         Path("var/dev-tokens.json"),
         description="where the embedded default writes development tokens",
     )
+    projections_in_process: bool | None = Field(
+        None,
+        description="run the projection engine inside `serve`; default: yes on "
+        "SQLite and memory, no on PostgreSQL (run `care-episodes project` there)",
+    )
+    projection_batch_size: int = Field(500, ge=1, le=10_000)
+    projection_poll_interval: float = Field(0.5, gt=0, le=60)
+    read_wait_timeout: float = Field(
+        5.0,
+        ge=0,
+        le=30,
+        description="longest wait of a read model query's min_position",
+    )
+    audit_block_profile: Literal["payer", "nhs"] = Field(
+        "payer", description="diagnostic block thresholds of the referral-loop audit"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -56,11 +73,22 @@ class Settings(BaseSettings):
         return "postgres" if scheme in ("postgresql", "postgres") else scheme
 
     @property
+    def runs_projections_in_process(self) -> bool:
+        """Whether `serve` runs the projection engine in a background thread."""
+        if self.projections_in_process is not None:
+            return self.projections_in_process
+        return self.backend != "postgres"
+
+    @property
     def sqlite_path(self) -> Path:
         """The SQLite file of a sqlite:/// URL (relative to the working directory)."""
         path = unquote(urlsplit(self.database_url).path)
         # sqlite:///var/care.db -> "/var/care.db" is relative; sqlite:////abs is absolute.
         return Path(path[1:] if path.startswith("/") else path)
+
+    def postgres_conninfo(self) -> dict[str, str | int]:
+        """psycopg.connect() keywords for a dedicated (non-pooled) connection."""
+        return {**self.postgres, "connect_timeout": 5}
 
     @property
     def postgres(self) -> dict[str, str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
+from domain.episode import CareEpisode
+from domain.events import EpisodeEvent
 from domain.values import Actor, Envelope, PrincipalRole
+from projections.base import Change, Projection, Put, State
 
 __all__ = ["Envelope"]
 
@@ -181,3 +186,82 @@ COMMANDS = [
     ("assign_clinician", assignment, "ClinicianAssigned"),
     ("close", closure, "EpisodeClosed"),
 ]
+
+
+def rfa(**overrides: Any) -> dict[str, Any]:
+    """POST /interventions: radiofrequency ablation of the L4-L5 medial branches."""
+    return esi(
+        **{
+            "procedure": "radiofrequency_ablation",
+            "levels": ["L4-L5"],
+            "side": "bilateral",
+            **overrides,
+        }
+    )
+
+
+def opened_episode(**overrides: Any) -> CareEpisode:
+    """An episode opened at T0 by `referral(**overrides)`."""
+    return CareEpisode.open(
+        uuid4(), envelope(at(0), now=at(0)), **referral(**overrides)
+    )
+
+
+def record(
+    episode: CareEpisode, command: str, body: dict, days: float = 0, hours: float = 0
+) -> CareEpisode:
+    """Run `command` at clinical time at(days, hours), whatever today's date is."""
+    when = at(days, hours)
+    getattr(episode, command)(envelope(when, now=when), **body)
+    return episode
+
+
+def handle_all(
+    projection: Projection,
+    events: Iterable[EpisodeEvent],
+    state: State | None = None,
+    first_position: int = 1,
+) -> tuple[State | None, list[Change]]:
+    """One episode's events through a projection's handler: last state, every change."""
+    changes: list[Change] = []
+    for position, event in enumerate(events, start=first_position):
+        if type(event).__name__ in projection.handles:
+            handled = projection.handle(state, event, position)
+            state = handled.state
+            changes.extend(handled.changes)
+    return state, changes
+
+
+def apply_changes(
+    views: dict[str, dict[tuple, dict]],
+    projection: Projection,
+    changes: Iterable[Change],
+) -> dict[str, dict[tuple, dict]]:
+    """Apply view changes to in-memory tables, keyed as the projection declares them."""
+    tables = {table.name: table for table in projection.tables}
+    for change in changes:
+        rows = views.setdefault(change.table, {})
+        if isinstance(change, Put):
+            key = tuple(change.row[name] for name in tables[change.table].key)
+            rows[key] = dict(change.row)
+        else:
+            for key, row in list(rows.items()):
+                if all(row[name] == value for name, value in change.match.items()):
+                    del rows[key]
+    return views
+
+
+def project(
+    projection: Projection, *episodes: CareEpisode
+) -> dict[str, dict[tuple, dict]]:
+    """In-memory views after each episode's uncollected events ran through a projection."""
+    views: dict[str, dict[tuple, dict]] = {
+        table.name: {} for table in projection.tables
+    }
+    position = 1
+    for episode in episodes:
+        events = list(episode.pending_events)
+        _, changes = handle_all(projection, events, first_position=position)
+        apply_changes(views, projection, changes)
+        position += len(events)
+    return views

@@ -131,7 +131,14 @@ class Api:
 @pytest.fixture
 def api_settings(settings: Settings, tmp_path: Path) -> Settings:
     tokens = write_tokens_file(tmp_path / "tokens.json")
-    return settings.model_copy(update={"auth_tokens_file": tokens})
+    # The projections run inside the app on both backends here, polling briskly.
+    return settings.model_copy(
+        update={
+            "auth_tokens_file": tokens,
+            "projections_in_process": True,
+            "projection_poll_interval": 0.05,
+        }
+    )
 
 
 @pytest.fixture

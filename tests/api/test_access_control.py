@@ -18,6 +18,7 @@ ROLES = ["service", "clinician", "auditor", "physician"]
 WRITE = {"service": 201, "clinician": 201, "auditor": 403, "physician": 403}
 READ = {"service": 200, "clinician": 200, "auditor": 200, "physician": 200}
 AUDITOR_ONLY = {"service": 403, "clinician": 403, "auditor": 200, "physician": 403}
+STAFF = {"service": 200, "clinician": 200, "auditor": 200, "physician": 403}
 # Every endpoint the service has, with what each role gets. An endpoint missing
 # here fails the matrix test: a new endpoint must declare who may call it.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -26,16 +27,26 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/episodes/{episode_id}"): READ,
     ("GET", "/episodes/{episode_id}/history"): READ,
     ("GET", "/audit/access-log"): AUDITOR_ONLY,
+    ("GET", "/audit/referral-loops"): READ,
+    ("GET", "/audit/referral-loops/{episode_id}"): READ,
+    ("GET", "/audit/referral-loops/summary"): STAFF,
+    ("GET", "/projections"): STAFF,
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 
 
 def call(api, method: str, template: str, headers: dict[str, str]):
     """Call one endpoint on a fresh episode referred by the test physician."""
-    episode_id = api.open()
-    url = template.replace("{episode_id}", episode_id)
+    opened = api.client.post(
+        "/episodes", json=json_body(b.referral(), 0), headers=auth("service")
+    ).json()
+    url = template.replace("{episode_id}", opened["episode_id"])
     if method == "GET":
-        return api.client.get(url, headers=headers)
+        # Read models answer once they have processed the episode.
+        params = (
+            {"min_position": opened["position"]} if "/audit/referral" in url else {}
+        )
+        return api.client.get(url, headers=headers, params=params)
     path = template.rsplit("/", 1)[-1]
     body = b.referral() if template == "/episodes" else COMMAND_PATHS[path]()
     return api.client.post(url, json=json_body(body, 1), headers=headers)

@@ -244,7 +244,7 @@ def test_an_unexpected_error_is_a_500_problem_whose_request_id_is_logged(
     def broken(*_args, **_kwargs):
         raise RuntimeError("SELECT secret FROM stored_events -- boom")
 
-    monkeypatch.setattr(api.client.app.state.episodes, "get_episode", broken)
+    monkeypatch.setattr(api.client.app.state.services.episodes, "get_episode", broken)
     with caplog.at_level(logging.ERROR, logger="care.api"):
         response = api.get(f"/episodes/{episode_id}")
     body = assert_problem(

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
-from domain.application import CareEpisodes
 from infra.access_log import AccessLog
+from infra.database import Database
 from infra.eventstore import build_application
-from infra.settings import Settings
-from infra.sql import Database
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CareEpisodes]:
-    application = build_application(settings)
-    yield application
-    application.close()
 
 
 def record(log: AccessLog, principal: str, episodes, at=None) -> int:
@@ -56,7 +46,7 @@ def test_an_entry_reads_back_with_its_episodes(app):
 def test_the_database_refuses_to_change_or_delete_entries(app, statement):
     log = AccessLog(app)
     record(log, "clin-ana", [uuid4()])
-    with pytest.raises(Exception, match="append-only"), Database(app).write() as cur:
+    with pytest.raises(Exception, match="append-only"), Database(app).writing() as cur:
         cur.execute(statement)
     assert [e.principal_id for e in log.entries()] == ["clin-ana"]
 

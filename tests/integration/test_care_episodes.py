@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -37,13 +36,6 @@ from domain.values import (
 from infra.eventstore import build_application
 from infra.settings import Settings
 from tests import builders as b
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CareEpisodes]:
-    application = build_application(settings)
-    yield application
-    application.close()
 
 
 def open_episode(app: CareEpisodes, **overrides) -> CommandResult:

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from typer.testing import CliRunner
 
 from domain.application import CareEpisodes
 from infra.cli import app as cli
-from infra.eventstore import build_application
-from infra.settings import Settings
-from infra.sql import Database
+from infra.database import Database
 from infra.verify import load_heads, save_heads, verify_store
 from tests import builders as b
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CareEpisodes]:
-    application = build_application(settings)
-    yield application
-    application.close()
 
 
 @pytest.fixture
@@ -44,12 +33,12 @@ def tamper(app: CareEpisodes, statement: str, *params) -> None:
     """Change stored event rows behind the application's back."""
     db = Database(app)
     table = app.recorder.events_table_name
-    with db.write() as cur:
+    with db.writing() as cur:
         cur.execute(statement.format(table=table), params)
 
 
 def key(app: CareEpisodes, episode_id) -> str:
-    return episode_id.hex if Database(app).is_sqlite else str(episode_id)
+    return episode_id.hex if Database(app).dialect.name == "sqlite" else str(episode_id)
 
 
 def kinds(report) -> list[tuple[str, int]]:
@@ -66,7 +55,7 @@ def test_an_untouched_store_verifies_with_a_stable_digest(app, episode_id):
 def test_a_changed_event_is_caught(app, episode_id):
     tamper(
         app,
-        "UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = 2",
+        "UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 2",
         b'{"kind":"ct"}',
         key(app, episode_id),
     )
@@ -78,7 +67,7 @@ def test_a_changed_event_is_caught(app, episode_id):
 def test_a_removed_event_is_caught(app, episode_id):
     tamper(
         app,
-        "DELETE FROM {table} WHERE originator_id = %s AND originator_version = 2",
+        "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 2",
         key(app, episode_id),
     )
     assert kinds(verify_store(app)) == [("removed", 2)]
@@ -89,8 +78,8 @@ def test_two_swapped_events_are_caught_as_reordered(app, episode_id):
     for old, new in ((2, -2), (3, 2), (-2, 3)):
         tamper(
             app,
-            "UPDATE {table} SET originator_version = %s "
-            "WHERE originator_id = %s AND originator_version = %s",
+            "UPDATE {table} SET originator_version = ? "
+            "WHERE originator_id = ? AND originator_version = ?",
             new,
             ident,
             old,
@@ -103,18 +92,18 @@ def test_two_swapped_events_are_caught_as_reordered(app, episode_id):
 def test_swapped_event_contents_are_caught_as_reordered(app, episode_id):
     ident = key(app, episode_id)
     rows = {}
-    with Database(app).read() as cur:
+    with Database(app).reading() as cur:
         for row in cur.execute(
             f"SELECT originator_version, topic, state FROM {app.recorder.events_table_name} "
-            "WHERE originator_id = %s",
+            "WHERE originator_id = ?",
             (ident,),
         ).fetchall():
             rows[row["originator_version"]] = (row["topic"], bytes(row["state"]))
     for version, other in ((2, 3), (3, 2)):
         tamper(
             app,
-            "UPDATE {table} SET topic = %s, state = %s "
-            "WHERE originator_id = %s AND originator_version = %s",
+            "UPDATE {table} SET topic = ?, state = ? "
+            "WHERE originator_id = ? AND originator_version = ?",
             *rows[other],
             ident,
             version,
@@ -129,7 +118,7 @@ def test_a_deleted_newest_event_is_caught_against_saved_heads(
     save_heads(verify_store(app), heads_file)
     tamper(
         app,
-        "DELETE FROM {table} WHERE originator_id = %s AND originator_version = 4",
+        "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 4",
         key(app, episode_id),
     )
     assert verify_store(app).ok  # the chain alone cannot tell
@@ -161,7 +150,7 @@ def test_the_verify_command_exits_non_zero_on_tampering(
         assert "verified 5 events in 2 episodes: OK" in passed.output
         tamper(
             app,
-            "DELETE FROM {table} WHERE originator_id = %s AND originator_version = 3",
+            "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 3",
             key(app, episode_id),
         )
         failed = runner.invoke(cli, ["verify"])

@@ -1,0 +1,133 @@
+"""The referral-loop audit: episodes that went round the loop, and the summary."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from api.access import DisclosureDep
+from api.auth import Staff
+from api.deps import ReadModelsDep, SettingsDep, wait_for_position
+from api.errors import Problem
+from api.paging import After, Limit, decode_cursor, encode_cursor
+from api.schemas.audit import AuditEpisodePublic, AuditPage
+from domain.errors import EpisodeNotFound
+from infra.referral_audit_view import NAME, AuditFilters, ReferralAuditView
+from projections.referral_audit import AuditSummary, Severity, audit_rules
+
+router = APIRouter(prefix="/audit/referral-loops", tags=["audit"])
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="wait (a few seconds at most) until the audit has processed this "
+        "global position, e.g. the `position` a command answered; else 503",
+    ),
+]
+RuleId = Annotated[str | None, Query(pattern="^R(10|[1-9])$", description="R1-R10")]
+SeverityName = Annotated[Severity | None, Query(description="medium, high or critical")]
+
+
+def _view(read_models: Any, settings: Any) -> ReferralAuditView:
+    return ReferralAuditView(read_models, audit_rules(settings.audit_block_profile))
+
+
+@router.get("/summary")
+def get_summary(
+    _staff: Staff,
+    read_models: ReadModelsDep,
+    settings: SettingsDep,
+    min_position: MinPosition = None,
+) -> AuditSummary:
+    """Counts and rates per rule, severity, referrer and surgeon, and the pathway
+    metrics (medians for durations), with time-based findings judged now."""
+    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
+    return _view(read_models, settings).summary(datetime.now(UTC))
+
+
+@router.get("")
+def list_audited_episodes(
+    access: DisclosureDep,
+    read_models: ReadModelsDep,
+    settings: SettingsDep,
+    rule: RuleId = None,
+    severity: SeverityName = None,
+    referrer_id: Annotated[str | None, Query(max_length=128)] = None,
+    surgeon_id: Annotated[str | None, Query(max_length=128)] = None,
+    occurred_from: Annotated[
+        datetime | None, Query(description="opened at or after")
+    ] = None,
+    occurred_to: Annotated[
+        AwareDatetime | None, Query(description="opened before")
+    ] = None,
+    flagged_only: Annotated[
+        bool, Query(description="only episodes with a finding due now")
+    ] = True,
+    min_position: MinPosition = None,
+    after: After = None,
+    limit: Limit = 50,
+) -> AuditPage:
+    """Audited episodes in the order they opened, with their findings; a physician
+    sees only the episodes it referred."""
+    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
+    filters = AuditFilters(
+        rule=rule,
+        severity=severity.value if severity else None,
+        referrer_id=referrer_id,
+        surgeon_id=surgeon_id,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        flagged_only=flagged_only,
+        physician_id=access.physician_scope,
+    )
+    rows, next_key = _view(read_models, settings).page(
+        filters, datetime.now(UTC), _audit_cursor(after), limit
+    )
+    access.rows(UUID(row["episode_id"]) for row in rows)
+    cursor = (
+        encode_cursor("audit", f"{next_key[0].isoformat()}|{next_key[1]}")
+        if next_key
+        else None
+    )
+    return AuditPage(
+        items=[AuditEpisodePublic(**row) for row in rows], next_cursor=cursor
+    )
+
+
+@router.get("/{episode_id}")
+def get_audited_episode(
+    episode_id: UUID,
+    access: DisclosureDep,
+    read_models: ReadModelsDep,
+    settings: SettingsDep,
+    min_position: MinPosition = None,
+) -> AuditEpisodePublic:
+    """One episode's audit row: pathway, findings with the version that triggered
+    each, rules version and pathway metrics."""
+    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
+    view = _view(read_models, settings)
+
+    def load() -> tuple[dict[str, Any], set[str]]:
+        found = view.episode(episode_id, datetime.now(UTC))
+        if found is None:
+            raise EpisodeNotFound(episode_id)
+        return found
+
+    row, _ = access.episode(episode_id, load, lambda found: found[1])
+    return AuditEpisodePublic(**row)
+
+
+def _audit_cursor(after: str | None) -> tuple[datetime, str] | None:
+    value = decode_cursor("audit", after)
+    if value is None:
+        return None
+    opened, _, episode = value.partition("|")
+    try:
+        return datetime.fromisoformat(opened), str(UUID(episode))
+    except ValueError:
+        raise Problem(
+            422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
+        ) from None

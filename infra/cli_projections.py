@@ -1,0 +1,173 @@
+"""`care-episodes project` and `care-episodes projections …`: the engine's commands."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from infra.eventstore import build_application
+from infra.projection import (
+    Engine,
+    EngineOptions,
+    ReadModels,
+    RebuildFailedError,
+    rebuild,
+    retry,
+)
+from infra.services import open_services, projections_for
+from infra.settings import get_settings
+from projections.base import Projection
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+projections_app = typer.Typer(
+    help="Projections: status, zero-downtime rebuilds, retries after a failure.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def project_command(
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=10_000,
+            help="events per transaction [CARE_PROJECTION_BATCH_SIZE]",
+        ),
+    ] = None,
+    poll_interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="seconds between polls when nothing wakes it "
+            "[CARE_PROJECTION_POLL_INTERVAL]",
+        ),
+    ] = None,
+) -> None:
+    """Run the projection engine in the foreground until SIGTERM or Ctrl-C."""
+    settings = get_settings()
+    if settings.backend == "memory":
+        typer.echo("care-episodes: a memory:// store cannot be shared", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    options = EngineOptions(
+        batch_size=batch_size or settings.projection_batch_size,
+        poll_interval_s=poll_interval or settings.projection_poll_interval,
+    )
+    services = open_services(settings)
+    try:
+        projections = services.projections
+        engine = Engine(services.episodes, settings, projections, options)
+        typer.echo(
+            f"projecting {len(projections)} projection(s) on the {settings.backend} "
+            f"store as worker {engine.worker_id}"
+        )
+        engine.run(stop)
+    finally:
+        services.close()
+    typer.echo("projection worker stopped")
+
+
+@projections_app.command("status")
+def status_command() -> None:
+    """Each projection's position, head, lag, state and last error."""
+    settings = get_settings()
+    with build_application(settings) as app:
+        statuses = ReadModels(app, projections_for(settings)).status()
+    if not statuses:
+        typer.echo("no projections registered (projections/registry.py)")
+        return
+    table = Table()
+    table.add_column("projection", no_wrap=True)
+    for heading in ("version", "position", "head", "lag", "state"):
+        table.add_column(heading, no_wrap=True)
+    table.add_column("worker", overflow="fold")
+    for s in statuses:
+        state = s.state
+        if s.rebuild_generation is not None:
+            state += f" (v{s.rebuild_version} at {s.rebuild_position})"
+        table.add_row(
+            s.name,
+            f"v{s.version} g{s.generation}",
+            str(s.position),
+            str(s.head),
+            f"{s.lag_events} ({s.lag_seconds:.1f} s)",
+            state,
+            s.worker or "-",
+        )
+    # Piped output gets room too, so names are never cut.
+    console = Console(width=None if Console().is_terminal else 160)
+    console.print(table)
+    for s in statuses:
+        if s.last_error:
+            console.print(
+                f"{s.name}: last error at position {s.error_position}: {s.last_error}",
+                markup=False,
+            )
+
+
+@projections_app.command("rebuild")
+def rebuild_command(
+    name: Annotated[str, typer.Argument(help="the projection to rebuild")],
+) -> None:
+    """Build NAME anew into new tables while the current ones serve, then switch."""
+    projection = _projection(name)
+    settings = get_settings()
+    with (
+        build_application(settings) as app,
+        Progress(
+            "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        ) as progress,
+    ):
+        task = progress.add_task(f"rebuilding {name}", total=None)
+        try:
+            gen = rebuild(
+                app,
+                settings,
+                projection,
+                on_progress=lambda done, head: progress.update(
+                    task, completed=done, total=max(head, done)
+                ),
+            )
+        except RebuildFailedError as error:
+            progress.stop()
+            typer.echo(f"care-episodes: {error}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"{name}: generation {gen.generation} (version {gen.version}) now serves, "
+        f"at position {gen.position}"
+    )
+
+
+@projections_app.command("retry")
+def retry_command(
+    name: Annotated[str, typer.Argument(help="the failed projection")],
+) -> None:
+    """Let a failed projection resume from the event that failed."""
+    _projection(name)
+    with build_application(get_settings()) as app:
+        resumed = retry(app, name)
+    if resumed:
+        typer.echo(f"{name}: resumes from the failed event at the next poll")
+    else:
+        typer.echo(f"{name}: not failed; nothing to retry")
+
+
+def _projection(name: str) -> Projection:
+    projections = {p.name: p for p in projections_for(get_settings())}
+    if name not in projections:
+        known = ", ".join(sorted(projections)) or "none"
+        typer.echo(f"care-episodes: no projection {name!r} (known: {known})", err=True)
+        raise typer.Exit(2)
+    return projections[name]

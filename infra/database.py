@@ -1,0 +1,88 @@
+"""The application's own connection pool, with one cursor shape on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from domain.application import CareEpisodes
+from infra.dialect import POSTGRES, SQLITE, Dialect
+from infra.recorders import ImmediateTransaction
+
+Row = Mapping[str, Any]
+
+
+class Cursor:
+    """A DB-API cursor whose rows are read by column name, on either backend."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.dialect = dialect
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement written with `?` placeholders."""
+        self.raw.execute(self.dialect.sql(statement), tuple(params))
+        return self
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per parameter row."""
+        self.raw.executemany(self.dialect.sql(statement), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[Row]:
+        """Every remaining row."""
+        return list(self.raw.fetchall())
+
+    def fetchone(self) -> Row | None:
+        """The next row, or None."""
+        return self.raw.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return int(self.raw.rowcount)
+
+
+class Database:
+    """Read and write transactions on the pool the application already holds."""
+
+    def __init__(self, app: CareEpisodes) -> None:
+        datastore = app.factory.datastore  # type: ignore[attr-defined]
+        self.datastore: SQLiteDatastore | PostgresDatastore = datastore
+        if isinstance(datastore, SQLiteDatastore):
+            self.dialect = SQLITE
+            self.sqlite_name: str | None = datastore.pool.db_name
+        elif isinstance(datastore, PostgresDatastore):
+            self.dialect = POSTGRES
+            self.sqlite_name = None
+        else:
+            raise TypeError(f"no view support for {type(datastore).__name__}")
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A transaction that only reads, and is rolled back."""
+        with self.datastore.transaction(commit=False) as raw:
+            yield Cursor(self._unwrap(raw), self.dialect)
+
+    @contextmanager
+    def writing(self) -> Iterator[Cursor]:
+        """A write transaction, committed when the block ends without an error."""
+        if isinstance(self.datastore, SQLiteDatastore):
+            # The writer connection takes the process's writer lock; BEGIN
+            # IMMEDIATE makes writers in other processes wait rather than fail.
+            with (
+                self.datastore.get_connection(commit=True) as conn,
+                ImmediateTransaction(conn, commit=True) as raw,
+                raw,
+            ):
+                yield Cursor(raw.sqlite_cursor, self.dialect)
+        else:
+            with self.datastore.transaction(commit=True) as raw:
+                yield Cursor(raw, self.dialect)
+
+    @staticmethod
+    def _unwrap(raw: Any) -> Any:
+        return getattr(raw, "sqlite_cursor", raw)

@@ -1,0 +1,214 @@
+"""One generation's physical tables: names, DDL, and view changes as SQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
+from typing import NamedTuple
+
+from infra.database import Cursor
+from infra.dialect import Dialect
+from projections.base import Change, Projection, Put, Remove, Table
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names; SQLite follows suit here
+STATE_CHUNK = 500
+MAX_PARAMS = 30_000  # under SQLite's 32766 and PostgreSQL's 65535 per statement
+
+
+class Op(NamedTuple):
+    """A view change turned into a statement and its parameters."""
+
+    # key: an upsert's key values (None for a delete), so a run of upserts into
+    # one table can become multi-row statements, the last put of each key winning.
+
+    statement: str
+    params: tuple[object, ...]
+    key: tuple[object, ...] | None = None
+
+
+class Upsert:
+    """INSERT … ON CONFLICT DO UPDATE for one table, one or many rows at a time."""
+
+    def __init__(
+        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+    ):
+        names = [name for name, _ in columns]
+        rest = [n for n in names if n not in key]
+        self.head = f"INSERT INTO {table} ({quoted(names)}) VALUES "
+        self.row = f"({', '.join(placeholder for _, placeholder in columns)})"
+        self.tail = f" ON CONFLICT ({quoted(key)}) DO " + (
+            "UPDATE SET " + ", ".join(f'"{n}" = excluded."{n}"' for n in rest)
+            if rest
+            else "NOTHING"
+        )
+        self.statement = self.head + self.row + self.tail
+        self.key_indexes = [names.index(k) for k in key]
+        self.chunk = max(1, min(500, MAX_PARAMS // len(names)))
+
+    def key_of(self, params: Sequence[object]) -> tuple[object, ...]:
+        """The key values of one row's parameters."""
+        return tuple(params[i] for i in self.key_indexes)
+
+    def run(self, cur: Cursor, rows: Iterable[tuple[object, ...]]) -> None:
+        """Upsert rows in order, many per statement."""
+        # Per key only the last row counts, and one statement may not touch a
+        # row twice: keep the last of each key.
+        latest = {self.key_of(row): row for row in rows}
+        unique = list(latest.values())
+        for i in range(0, len(unique), self.chunk):
+            chunk = unique[i : i + self.chunk]
+            statement = self.head + ", ".join([self.row] * len(chunk)) + self.tail
+            cur.execute(statement, [value for row in chunk for value in row])
+
+
+def quoted(names: Sequence[str]) -> str:
+    """Column names quoted (a column may be called "order" or "user"), comma-joined."""
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def _identifier(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"{name!r} is not a lower-case SQL identifier")
+    if len(name) > MAX_IDENTIFIER:
+        raise ValueError(f"{name!r} is longer than {MAX_IDENTIFIER} characters")
+    return name
+
+
+def physical_name(projection: str, generation: int, table: str) -> str:
+    """The table that holds `table` of one generation of `projection`."""
+    return _identifier(f"pv_{projection}_g{generation}_{table}")
+
+
+def states_name(projection: str, generation: int) -> str:
+    """The table of per-episode states of one generation of `projection`."""
+    return _identifier(f"pv_{projection}_g{generation}__states")
+
+
+class GenerationTables:
+    """The tables of one projection generation, and how changes reach them."""
+
+    def __init__(self, projection: Projection, generation: int, dialect: Dialect):
+        self.dialect = dialect
+        self.declared: dict[str, Table] = {t.name: t for t in projection.tables}
+        self.names = {
+            t.name: physical_name(projection.name, generation, t.name)
+            for t in projection.tables
+        }
+        self.states = states_name(projection.name, generation)
+        for table in projection.tables:
+            for column in table.columns:
+                _identifier(column.name)
+            if not table.key or not set(table.key) <= {c.name for c in table.columns}:
+                raise ValueError(f"{table.name}: the key must name its columns")
+        self._upserts = {t.name: self._upsert(t) for t in projection.tables}
+        self._by_statement = {u.statement: u for u in self._upserts.values()}
+        self._states_upsert = Upsert(
+            self.states, [("episode_id", "?"), ("state", "?")], ["episode_id"]
+        )
+
+    def create_statements(self) -> list[str]:
+        """DDL for every table of the generation, states included."""
+        d = self.dialect
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.states} "
+            f"(episode_id {d.types['text']} PRIMARY KEY, state {d.blob} NOT NULL)"
+        ]
+        for table in self.declared.values():
+            name = self.names[table.name]
+            columns = ", ".join(
+                f'"{c.name}" {d.types[c.type]}' + ("" if c.nullable else " NOT NULL")
+                for c in table.columns
+            )
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {name} "
+                f"({columns}, PRIMARY KEY ({quoted(table.key)}))"
+            )
+            for number, index in enumerate(table.indexes, start=1):
+                statements.append(
+                    f"CREATE INDEX IF NOT EXISTS {_identifier(f'{name}_i{number}')} "
+                    f"ON {name} ({quoted(index)})"
+                )
+        return statements
+
+    def prepare(self, change: Change) -> Op:
+        """Check a change against the table declarations and turn it into SQL."""
+        table = self.declared.get(change.table)
+        if table is None:
+            raise ValueError(f"no table {change.table!r} in this projection")
+        values = change.row if isinstance(change, Put) else change.match
+        unknown = set(values) - {c.name for c in table.columns}
+        if unknown:
+            raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
+        if isinstance(change, Put):
+            upsert = self._upserts[table.name]
+            params = self._put_params(table, change.row)
+            return Op(upsert.statement, params, upsert.key_of(params))
+        if isinstance(change, Remove):
+            return self._remove(table, change.match)
+        raise TypeError(f"{change!r} is not a Put or a Remove")
+
+    def apply(self, cur: Cursor, ops: Iterable[Op]) -> None:
+        """Run the changes in order, batching each run of one statement."""
+        for statement, run in groupby(ops, key=lambda op: op.statement):
+            batch = list(run)
+            upsert = self._by_statement.get(statement)
+            if upsert is not None:
+                upsert.run(cur, [op.params for op in batch])
+            else:
+                cur.executemany(statement, [op.params for op in batch])
+
+    def load_states(self, cur: Cursor, episode_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored states of the given episodes (absent ones are left out)."""
+        states: dict[str, bytes] = {}
+        for i in range(0, len(episode_ids), STATE_CHUNK):
+            chunk = episode_ids[i : i + STATE_CHUNK]
+            cur.execute(
+                f"SELECT episode_id, state FROM {self.states} "
+                f"WHERE episode_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            states.update((r["episode_id"], bytes(r["state"])) for r in cur.fetchall())
+        return states
+
+    def save_states(self, cur: Cursor, states: Mapping[str, bytes | None]) -> None:
+        """Store new states; None removes an episode's state."""
+        kept = [(k, v) for k, v in states.items() if v is not None]
+        gone = [(k,) for k, v in states.items() if v is None]
+        if kept:
+            self._states_upsert.run(cur, kept)
+        if gone:
+            cur.executemany(f"DELETE FROM {self.states} WHERE episode_id = ?", gone)
+
+    def _upsert(self, table: Table) -> Upsert:
+        columns = [
+            (c.name, self.dialect.value_placeholder(c.type)) for c in table.columns
+        ]
+        return Upsert(self.names[table.name], columns, table.key)
+
+    def _put_params(
+        self, table: Table, row: Mapping[str, object]
+    ) -> tuple[object, ...]:
+        params = []
+        for column in table.columns:
+            value = row.get(column.name)
+            if value is None and (not column.nullable or column.name in table.key):
+                raise ValueError(f"{table.name}.{column.name} may not be null")
+            params.append(self.dialect.to_db(column.type, value))
+        return tuple(params)
+
+    def _remove(self, table: Table, match: Mapping[str, object]) -> Op:
+        if not match:
+            raise ValueError(f"a Remove from {table.name} must match some column")
+        conditions, params = [], []
+        for name, value in sorted(match.items()):
+            if value is None:
+                conditions.append(f'"{name}" IS NULL')
+            else:
+                conditions.append(f'"{name}" = ?')
+                params.append(self.dialect.to_db(table.column(name).type, value))
+        statement = (
+            f"DELETE FROM {self.names[table.name]} WHERE {' AND '.join(conditions)}"
+        )
+        return Op(statement, tuple(params))

@@ -1,0 +1,166 @@
+"""What the referral-loop audit keeps per episode: the clinical facts of each event.
+
+Each fact is a dict with the event's `version` and clinical time `at`
+(occurred_at), appended in arrival order. Clinics record late, so arrival order is
+not clinical order: the rules sort facts by (at, version) before reasoning.
+Enum members are kept as their values so the state is plain JSON plus
+datetimes, dates and Decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from domain import events as ev
+from projections.base import State
+
+Facts = dict[str, list[dict[str, Any]]]
+
+FACT_LISTS = (
+    "referrals",
+    "red_flags",
+    "diagnostics",
+    "conservative_care",
+    "plans",
+    "interventions",
+    "biologics",
+    "outcomes",
+    "surgery_referrals",
+    "consult_notes",
+)
+
+
+def plain(value: Any) -> Any:
+    """An enum member as its value; anything else as itself."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def opened_state(event: ev.ReferralReceived) -> State:
+    """The state of an episode before its first event: who, when, and empty facts."""
+    return {
+        "episode_id": str(event.originator_id),
+        "patient_id": event.patient_id,
+        "referrer": {"id": event.referrer.id, "role": plain(event.referrer.role)},
+        "opened_at": event.occurred_at,
+        "presentation": plain(event.presentation),
+        "insurance_mandated": bool(event.insurance_mandated),
+        "closed": None,
+        "version": 0,
+        "position": 0,
+        **{name: [] for name in FACT_LISTS},
+    }
+
+
+def recorded(state: State, event: ev.EpisodeEvent, position: int) -> State:
+    """The state after `event`, its facts appended; `state` itself is untouched."""
+    new_state = {**state, "version": event.originator_version, "position": position}
+    stamp = {"version": event.originator_version, "at": event.occurred_at}
+    if isinstance(event, ev.EpisodeClosed):
+        new_state["closed"] = {**stamp, "reason": plain(event.reason)}
+        return new_state
+    for name, facts in _FACTS[type(event).__name__](event).items():
+        new_state[name] = [*state[name], *({**stamp, **fact} for fact in facts)]
+    return new_state
+
+
+def _referral(event: ev.ReferralReceived) -> Facts:
+    return {
+        "referrals": [
+            {
+                "service": plain(event.receiving_service),
+                "referrer_id": event.referrer.id,
+                "referrer_role": plain(event.referrer.role),
+            }
+        ],
+        "red_flags": [
+            {"flag": plain(flag), "source": "referral"} for flag in event.red_flags
+        ],
+    }
+
+
+def _screen(event: ev.RedFlagsScreened) -> Facts:
+    return {
+        "red_flags": [
+            {"flag": plain(flag), "source": "screening"} for flag in event.flags
+        ]
+    }
+
+
+def _diagnostic(event: ev.DiagnosticCompleted) -> Facts:
+    fact = {
+        "kind": plain(event.kind),
+        "region": plain(event.region),
+        "levels": list(event.levels),
+        "relief": event.relief_percent,
+        "generator": plain(event.pain_generator),
+    }
+    return {"diagnostics": [fact]}
+
+
+def _conservative_care(event: ev.ConservativeCareRecorded) -> Facts:
+    fact = {
+        "modality": plain(event.modality),
+        "started_on": event.started_on,
+        "ended_on": event.ended_on,
+    }
+    return {"conservative_care": [fact]}
+
+
+def _plan(event: ev.TreatmentPlanned) -> Facts:
+    return {"plans": [{"regenerative_option": plain(event.regenerative_option)}]}
+
+
+def _intervention(event: ev.InterventionPerformed) -> Facts:
+    fact = {
+        "procedure": plain(event.procedure),
+        "region": plain(event.region),
+        "levels": list(event.levels),
+    }
+    return {"interventions": [fact]}
+
+
+def _biologic(event: ev.BiologicAdministered) -> Facts:
+    fact = {"product": plain(event.product), "levels": list(event.levels)}
+    return {"biologics": [fact]}
+
+
+def _outcome(event: ev.OutcomeRecorded) -> Facts:
+    fact = {
+        "instrument": plain(event.instrument),
+        "score": event.score,
+        "follows": event.follows_version,
+    }
+    return {"outcomes": [fact]}
+
+
+def _surgery_referral(event: ev.SurgeryReferred) -> Facts:
+    fact = {
+        "surgeon_id": event.surgeon.id,
+        "urgency": plain(event.urgency),
+        "intent": plain(event.intent),
+        "indication": plain(event.indication),
+    }
+    return {"surgery_referrals": [fact]}
+
+
+def _consult_note(event: ev.ConsultNoteSent) -> Facts:
+    return {"consult_notes": [{"to": event.to_physician_id}]}
+
+
+_FACTS: dict[str, Callable[[Any], Facts]] = {
+    "ReferralReceived": _referral,
+    "RedFlagsScreened": _screen,
+    "DiagnosticCompleted": _diagnostic,
+    "ConservativeCareRecorded": _conservative_care,
+    "TreatmentPlanned": _plan,
+    "InterventionPerformed": _intervention,
+    "BiologicAdministered": _biologic,
+    "OutcomeRecorded": _outcome,
+    "SurgeryReferred": _surgery_referral,
+    "ConsultNoteSent": _consult_note,
+}
+
+# Every event type whose facts the audit keeps; ClinicianAssigned changes nothing.
+AUDITED_EVENTS = frozenset({*_FACTS, "EpisodeClosed"})
