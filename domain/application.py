@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import Enum
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import (
@@ -24,7 +20,6 @@ from eventsourcing.application import (
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
-    Notification,
 )
 from eventsourcing.utils import Environment, EnvType
 
@@ -36,33 +31,15 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.events import EpisodeEvent
+from domain.idempotency import idempotency_for
+from domain.records import ChainedNotification, EpisodeRecords
 from domain.transcodings import register_domain_transcodings
-from domain.values import Actor, Envelope, Idempotency
+from domain.values import Actor, Envelope
 
 # Episode ids for idempotent opens are derived from (principal, key), so a retried
 # open finds the episode its first attempt created instead of opening another.
 IDEMPOTENT_OPEN_NAMESPACE = UUID("6f1d3c1e-2b7a-4e0b-9d55-8c4f1e0a7b21")
 LOCK_STRIPES = 64
-
-
-@dataclass(frozen=True)
-class ChainedNotification(Notification):
-    """A stored event with its global position and its hash-chain link."""
-
-    chain_hash: bytes
-
-
-@runtime_checkable
-class EpisodeRecords(Protocol):
-    """What CareEpisodes needs from its recorder beyond the library's interface."""
-
-    def select_episode_records(
-        self, episode_id: UUID, *, lte: int | None = None
-    ) -> Sequence[ChainedNotification]:
-        """Every stored event of one episode in version order, with its position."""
-
-    def select_position(self, episode_id: UUID, version: int) -> int | None:
-        """The global position of one episode event, or None if absent."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +118,7 @@ class CareEpisodes(Application[UUID]):
         **referral: Any,
     ) -> CommandResult:
         """Open an episode with its first referral (ReferralReceived)."""
-        idempotency = self._idempotency(
+        idempotency = idempotency_for(
             "open_episode", actor, occurred_at, idempotency_key, referral
         )
         if idempotency is None:
@@ -285,7 +262,7 @@ class CareEpisodes(Application[UUID]):
         VersionMismatch. Without it the command is decided again on the new state,
         so a rule the new state breaks is reported, never overwritten.
         """
-        idempotency = self._idempotency(
+        idempotency = idempotency_for(
             command, actor, occurred_at, idempotency_key, fields
         )
         with self._lock(episode_id):
@@ -338,47 +315,3 @@ class CareEpisodes(Application[UUID]):
         # optimistic-concurrency retries on each other; other processes still race.
         with self._locks[episode_id.int % LOCK_STRIPES]:
             yield
-
-    @staticmethod
-    def _idempotency(
-        command: str,
-        actor: Actor,
-        occurred_at: datetime,
-        key: str | None,
-        fields: Mapping[str, Any],
-    ) -> Idempotency | None:
-        if key is None:
-            return None
-        key = key.strip()
-        if not key or len(key) > 255:
-            msg = "an idempotency key must be 1 to 255 characters"
-            raise RuleViolation(msg, field="idempotency_key")
-        body = {
-            "command": command,
-            "principal": actor.principal_id,
-            "occurred_at": occurred_at,
-            "fields": fields,
-        }
-        canonical = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"))
-        return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())
-
-
-def _canonical(value: Any) -> Any:
-    """A JSON-able form in which equal requests look the same."""
-    if isinstance(value, Enum):
-        return value.value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value.normalize())
-    if isinstance(value, UUID):
-        return str(value)
-    return value

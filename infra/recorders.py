@@ -21,7 +21,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.application import ChainedNotification
+from domain.records import ChainedNotification
 from infra.chain import GENESIS, chain_link
 
 

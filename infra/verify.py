@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
-from domain.application import CareEpisodes, ChainedNotification
+from domain.application import CareEpisodes
+from domain.records import ChainedNotification
 from infra.chain import GENESIS, chain_link
 
 BATCH = 1000

@@ -1,6 +1,5 @@
 """The access log, for auditors: who read which patients' data, and when."""
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -10,27 +9,15 @@ from pydantic import AwareDatetime, BaseModel
 from api.auth import Auditor
 from api.deps import AccessLogDep
 from api.paging import After, Limit, decode_int_cursor, encode_cursor
+from infra.access_log import AccessEntry
 
 router = APIRouter(prefix="/audit/access-log", tags=["audit"])
-
-
-class AccessEntryPublic(BaseModel):
-    """One disclosure of patient data, or a refused attempt."""
-
-    id: int
-    at: datetime
-    principal_id: str
-    role: str
-    action: str
-    episode_ids: list[UUID]
-    request_id: str | None
-    outcome: str
 
 
 class AccessLogPage(BaseModel):
     """A page of the access log, newest first."""
 
-    items: list[AccessEntryPublic]
+    items: list[AccessEntry]
     next_cursor: str | None
 
 
@@ -59,6 +46,6 @@ def get_access_log(
     page = entries[:limit]
     more = len(entries) > limit
     return AccessLogPage(
-        items=[AccessEntryPublic(**vars(entry)) for entry in page],
+        items=page,
         next_cursor=encode_cursor("access", page[-1].id) if more else None,
     )

@@ -22,21 +22,12 @@ from projections.referral_audit import (
     RULES_V1,
     SURGEONS,
     ReferralAuditProjection,
-    audit_row,
     audit_rules,
     due_findings,
     evaluate,
 )
 from tests import builders as b
-
-LATER = b.at(3650)  # a reader's clock past every deadline
-EMERGENCY = {"id": "dr-ed-1", "name": "Dr Emergency", "role": "emergency"}
-
-
-def audit(episode, now=LATER) -> dict:
-    views = b.project(ReferralAuditProjection(), episode)
-    [row] = views[EPISODES.name].values()
-    return audit_row(row, views[FINDINGS.name].values(), now)
+from tests.unit.audit_support import EMERGENCY, audit
 
 
 def rules_of(row: dict) -> set[str]:

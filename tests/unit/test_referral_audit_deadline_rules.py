@@ -4,27 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projections.referral_audit import (
-    EPISODES,
-    FINDINGS,
-    RULES_V1,
-    ReferralAuditProjection,
-    audit_row,
-)
 from tests import builders as b
-
-LATER = b.at(3650)  # a reader's clock past every deadline
-EMERGENCY = {"id": "dr-ed-1", "name": "Dr Emergency", "role": "emergency"}
-
-
-def audit(episode, now=LATER, rules=RULES_V1) -> dict:
-    views = b.project(ReferralAuditProjection(rules), episode)
-    [row] = views[EPISODES.name].values()
-    return audit_row(row, views[FINDINGS.name].values(), now, rules)
-
-
-def findings(episode, rule: str, **when) -> list[dict]:
-    return [f for f in audit(episode, **when)["findings"] if f["rule"] == rule]
+from tests.unit.audit_support import EMERGENCY, audit, findings
 
 
 def cauda_equina_episode():

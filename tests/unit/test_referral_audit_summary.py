@@ -15,8 +15,7 @@ from projections.referral_audit import (
     summarize,
 )
 from tests import builders as b
-
-EMERGENCY = {"id": "dr-ed-1", "name": "Dr Emergency", "role": "emergency"}
+from tests.unit.audit_support import EMERGENCY
 
 
 def episode_row(episode) -> dict:

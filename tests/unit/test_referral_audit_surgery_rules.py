@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-from projections.referral_audit import (
-    EPISODES,
-    FINDINGS,
-    RULES_V1,
-    ReferralAuditProjection,
-    audit_row,
-)
 from tests import builders as b
-
-LATER = b.at(3650)  # a reader's clock past every deadline
-
-
-def audit(episode, now=LATER, rules=RULES_V1) -> dict:
-    views = b.project(ReferralAuditProjection(rules), episode)
-    [row] = views[EPISODES.name].values()
-    return audit_row(row, views[FINDINGS.name].values(), now, rules)
-
-
-def findings(episode, rule: str) -> list[dict]:
-    return [f for f in audit(episode)["findings"] if f["rule"] == rule]
+from tests.unit.audit_support import audit, findings
 
 
 def surgeon_then_pain_medicine():

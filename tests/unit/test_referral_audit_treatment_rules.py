@@ -7,27 +7,14 @@ from datetime import timedelta
 import pytest
 
 from projections.referral_audit import (
-    EPISODES,
     FINDINGS,
-    RULES_V1,
     ReferralAuditProjection,
-    audit_row,
     audit_rules,
 )
 from tests import builders as b
+from tests.unit.audit_support import findings
 
-LATER = b.at(3650)  # a reader's clock past every deadline
 NHS = audit_rules("nhs")
-
-
-def audit(episode, now=LATER, rules=RULES_V1) -> dict:
-    views = b.project(ReferralAuditProjection(rules), episode)
-    [row] = views[EPISODES.name].values()
-    return audit_row(row, views[FINDINGS.name].values(), now, rules)
-
-
-def findings(episode, rule: str, **when) -> list[dict]:
-    return [f for f in audit(episode, **when)["findings"] if f["rule"] == rule]
 
 
 def finding_rows(episode, rule: str) -> list[dict]:

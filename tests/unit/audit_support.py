@@ -1,0 +1,30 @@
+"""What the referral-loop audit unit tests share: an episode's audit row as a reader sees it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from projections.referral_audit import (
+    EPISODES,
+    FINDINGS,
+    RULES_V1,
+    AuditRules,
+    ReferralAuditProjection,
+    audit_row,
+)
+from tests import builders as b
+
+LATER = b.at(3650)  # a reader's clock past every deadline
+EMERGENCY = {"id": "dr-ed-1", "name": "Dr Emergency", "role": "emergency"}
+
+
+def audit(episode, now: datetime = LATER, rules: AuditRules = RULES_V1) -> dict:
+    """The episode's audit row (DESIGN §4 shape), projected in memory, read at `now`."""
+    views = b.project(ReferralAuditProjection(rules), episode)
+    [row] = views[EPISODES.name].values()
+    return audit_row(row, views[FINDINGS.name].values(), now, rules)
+
+
+def findings(episode, rule: str, **when) -> list[dict]:
+    """The findings of one rule on the episode's audit row."""
+    return [f for f in audit(episode, **when)["findings"] if f["rule"] == rule]
