@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from infra.projection.readside import ReadModels
+from infra.projection import ReadModels, ViewCursor
 from projections.referral_audit import AuditRules, AuditSummary, audit_row, summarize
 
 NAME = "referral_audit"
@@ -32,7 +32,8 @@ class AuditFilters:
     """Only episodes this physician referred (a physician caller's scope)."""
 
 
-Cursor = tuple[datetime, str]
+# Where a page ends: (opened_at, episode_id) of its last row.
+PageKey = tuple[datetime, str]
 
 
 class ReferralAuditView:
@@ -43,8 +44,8 @@ class ReferralAuditView:
         self.rules = rules
 
     def page(
-        self, filters: AuditFilters, now: datetime, after: Cursor | None, limit: int
-    ) -> tuple[list[dict[str, Any]], Cursor | None]:
+        self, filters: AuditFilters, now: datetime, after: PageKey | None, limit: int
+    ) -> tuple[list[dict[str, Any]], PageKey | None]:
         """One page of audit rows in (opened_at, episode_id) order, and the next cursor."""
         where, params = self._where(filters, now)
         if after is not None:
@@ -102,7 +103,9 @@ class ReferralAuditView:
             return cur.position
 
     @staticmethod
-    def _findings(cur: Any, episode_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def _findings(
+        cur: ViewCursor, episode_ids: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         if episode_ids:
             marks = ", ".join("?" * len(episode_ids))

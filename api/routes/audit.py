@@ -14,7 +14,9 @@ from api.errors import Problem
 from api.paging import After, Limit, decode_cursor, encode_cursor
 from api.schemas.audit import AuditEpisodePublic, AuditPage
 from domain.errors import EpisodeNotFound
+from infra.projection import ReadModels
 from infra.referral_audit_view import NAME, AuditFilters, ReferralAuditView
+from infra.settings import Settings
 from projections.referral_audit import AuditSummary, Severity, audit_rules
 
 router = APIRouter(prefix="/audit/referral-loops", tags=["audit"])
@@ -31,7 +33,7 @@ RuleId = Annotated[str | None, Query(pattern="^R(10|[1-9])$", description="R1-R1
 SeverityName = Annotated[Severity | None, Query(description="medium, high or critical")]
 
 
-def _view(read_models: Any, settings: Any) -> ReferralAuditView:
+def _view(read_models: ReadModels, settings: Settings) -> ReferralAuditView:
     return ReferralAuditView(read_models, audit_rules(settings.audit_block_profile))
 
 
