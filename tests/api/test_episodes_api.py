@@ -8,6 +8,7 @@ from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from tests import builders as b
 from tests.api.conftest import COMMAND_PATHS, assert_problem, auth, json_body
@@ -369,3 +370,18 @@ def test_the_openapi_document_describes_every_command_with_its_schemas(api):
                 path,
             )
     assert api.client.get("/docs").status_code == 200
+
+
+def test_an_unreachable_store_is_a_503_problem_with_retry_after(api, monkeypatch):
+    episode_id = api.open()
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("connection to server at 10.0.0.5 failed")
+
+    services = api.client.app.state.services
+    monkeypatch.setattr(services.episodes, "get_episode", unreachable)
+    response = api.get(f"/episodes/{episode_id}")
+    assert_problem(response, 503, "store-unavailable")
+    assert response.headers["retry-after"] == "5" and "10.0.0.5" not in response.text
+    monkeypatch.setattr(services.episodes.recorder, "max_notification_id", unreachable)
+    assert_problem(api.client.get("/readyz"), 503, "store-unavailable")
