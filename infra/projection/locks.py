@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import threading
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +62,29 @@ class Locks(Protocol):
         """Release everything."""
 
 
-class FileLocks:
+class _LocalLocks(ABC):
+    """Locks of one machine: nothing to lose but the process; news comes by polling."""
+
+    @abstractmethod
+    def held(self) -> list[str]:
+        """The keys this engine holds."""
+
+    @abstractmethod
+    def release(self, key: str) -> None:
+        """Give the lock back."""
+
+    def lost(self) -> bool:
+        return False
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(timeout)
+
+    def close(self) -> None:
+        for key in self.held():
+            self.release(key)
+
+
+class FileLocks(_LocalLocks):
     """flock-based locks in a directory beside the SQLite database."""
 
     def __init__(self, directory: Path) -> None:
@@ -88,15 +111,8 @@ class FileLocks:
         with contextlib.suppress(FileNotFoundError):
             (self.directory / f"{key}.lock").unlink()
 
-    def lost(self) -> bool:
-        return False
-
-    def wait(self, timeout: float, stop: threading.Event) -> None:
-        stop.wait(timeout)
-
-    def close(self) -> None:
-        for key in list(self._files):
-            self.release(key)
+    def held(self) -> list[str]:
+        return list(self._files)
 
     def held_by_anyone(self, key: str) -> bool:
         """Whether some worker holds the lock (a non-blocking shared probe)."""
@@ -113,7 +129,7 @@ class FileLocks:
         return False
 
 
-class ProcessLocks:
+class ProcessLocks(_LocalLocks):
     """Thread locks for a memory:// database, which no other process can see."""
 
     _registry: dict[str, threading.Lock] = {}
@@ -137,15 +153,8 @@ class ProcessLocks:
     def forget(self, key: str) -> None:
         pass
 
-    def lost(self) -> bool:
-        return False
-
-    def wait(self, timeout: float, stop: threading.Event) -> None:
-        stop.wait(timeout)
-
-    def close(self) -> None:
-        for key in list(self._held):
-            self.release(key)
+    def held(self) -> list[str]:
+        return list(self._held)
 
     def held_by_anyone(self, key: str) -> bool:
         """Whether some worker holds the lock."""
