@@ -28,3 +28,16 @@ def audit(episode, now: datetime = LATER, rules: AuditRules = RULES_V1) -> dict:
 def findings(episode, rule: str, **when) -> list[dict]:
     """The findings of one rule on the episode's audit row."""
     return [f for f in audit(episode, **when)["findings"] if f["rule"] == rule]
+
+
+def referred(episode, days: float = 60, **overrides):
+    """The episode referred to a surgeon `days` after T0 (elective by default)."""
+    return b.record(
+        episode, "refer_to_surgery", b.surgery_referral(**overrides), days=days
+    )
+
+
+def red_flag_then_urgent_referral(episode, days: float):
+    """A fracture found at screening, then an urgent surgery referral a day later."""
+    b.record(episode, "screen_red_flags", b.screening(flags=["fracture"]), days=days)
+    return referred(episode, days + 1, urgency="urgent", indication="red_flag")

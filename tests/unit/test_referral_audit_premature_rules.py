@@ -5,22 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests import builders as b
-from tests.unit.audit_support import findings
+from tests.unit.audit_support import findings, red_flag_then_urgent_referral, referred
 
 
 def day(n: int):
     return b.at(n).date()
-
-
-def referred(episode, days: float = 60, **overrides):
-    return b.record(
-        episode, "refer_to_surgery", b.surgery_referral(**overrides), days=days
-    )
-
-
-def red_flag_then_urgent_referral(episode, days: float):
-    b.record(episode, "screen_red_flags", b.screening(flags=["fracture"]), days=days)
-    return referred(episode, days + 1, urgency="urgent", indication="red_flag")
 
 
 # -- R3 premature_surgery_referral -----------------------------------------------

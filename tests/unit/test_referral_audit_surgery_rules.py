@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from tests import builders as b
-from tests.unit.audit_support import audit, findings
+from tests.unit.audit_support import (
+    audit,
+    findings,
+    red_flag_then_urgent_referral,
+    referred,
+)
 
 
 def surgeon_then_pain_medicine():
@@ -11,17 +16,6 @@ def surgeon_then_pain_medicine():
     episode = b.opened_episode()
     b.record(episode, "receive_referral", b.further_referral(), days=7)
     return b.record(episode, "perform_intervention", b.esi(), days=14)
-
-
-def referred(episode, days: float = 60, **overrides):
-    return b.record(
-        episode, "refer_to_surgery", b.surgery_referral(**overrides), days=days
-    )
-
-
-def red_flag_then_urgent_referral(episode, days: float):
-    b.record(episode, "screen_red_flags", b.screening(flags=["fracture"]), days=days)
-    return referred(episode, days + 1, urgency="urgent", indication="red_flag")
 
 
 # -- R1 surgeon_pain_surgeon_loop ------------------------------------------------
