@@ -83,7 +83,7 @@ def disclosure(request: Request, principal: Reader) -> Disclosure:
     """The disclosure of the current request, named by its route template."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    log = request.app.state.services.access_log
+    log = request.app.state.container.access_log
     return Disclosure(principal, f"{request.method} {path}", log)
 
 

@@ -1,4 +1,4 @@
-"""create_app(settings): the FastAPI application; the lifespan wires everything."""
+"""create_app(settings): the FastAPI application; its lifespan opens the container."""
 
 from __future__ import annotations
 
@@ -8,38 +8,32 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.auth import load_token_registry
 from api.errors import install_error_handlers
 from api.middleware import BodyGuardMiddleware, RequestContextMiddleware
 from api.routes import access_log, audit, episodes, ops, projections
-from infra.projection import EngineOptions, start_in_background
-from infra.services import open_services
-from infra.settings import Settings, get_settings
+from infra.bootstrap import bootstrap
+from infra.logs import configure_logging
+from infra.projection import EngineHandle
+from infra.settings import Settings, load_settings
+from infra.tokens import load_token_registry
 
 logger = logging.getLogger("care.api")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """The HTTP API for `settings`; it connects to the store only when it starts."""
-    settings = settings or get_settings()
     tokens = load_token_registry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings)
+        container = bootstrap(settings)
         engine = None
         try:
             if settings.runs_projections_in_process:
                 # Embedded mode: the projections run in this process. With several
                 # workers each starts one; their locks keep one active per projection.
-                options = EngineOptions(
-                    batch_size=settings.projection_batch_size,
-                    poll_interval_s=settings.projection_poll_interval,
-                )
-                engine = start_in_background(
-                    services.episodes, settings, services.projections, options
-                )
-            app.state.services = services
+                engine = EngineHandle(container.engine()).start()
+            app.state.container = container
             app.state.engine = engine
             logger.info(
                 "serving care episodes from %s (projections %s)",
@@ -50,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if engine is not None:
                 engine.stop()
-            services.close()
+            container.close()
 
     app = FastAPI(
         title="Care episodes",
@@ -70,7 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_environment() -> FastAPI:
     """Factory for uvicorn workers: settings from CARE_* variables."""
-    from infra.cli import configure_logging
-
     configure_logging()
-    return create_app(get_settings())
+    return create_app(load_settings())

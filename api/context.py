@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -12,10 +12,10 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
-def set_request_id(request_id: str) -> object:
+def set_request_id(request_id: str) -> Token[str | None]:
     """Bind a request id to the current context; returns a token to reset it."""
     return _request_id.set(request_id)
 
 
-def reset_request_id(token: object) -> None:
-    _request_id.reset(token)  # type: ignore[arg-type]
+def reset_request_id(token: Token[str | None]) -> None:
+    _request_id.reset(token)

@@ -1,4 +1,4 @@
-"""Typed dependencies the routes declare: the application and its parts."""
+"""Typed dependencies the routes declare: the container's parts."""
 
 from __future__ import annotations
 
@@ -9,32 +9,42 @@ from fastapi import Depends, Request
 from api.errors import Problem
 from domain.application import CareEpisodes
 from infra.access_log import AccessLog
+from infra.bootstrap import Container
+from infra.catalog import Views
 from infra.projection import ReadModels
 from infra.settings import Settings
 
 
+def get_container(request: Request) -> Container:
+    """The process's container (opened by the app's lifespan)."""
+    return request.app.state.container
+
+
 def get_episodes(request: Request) -> CareEpisodes:
-    """The process's CareEpisodes application (opened by the app's lifespan)."""
-    return request.app.state.services.episodes
+    """The process's CareEpisodes application."""
+    return get_container(request).episodes
 
 
 def get_access_log(request: Request) -> AccessLog:
-    return request.app.state.services.access_log
-
-
-EpisodesDep = Annotated[CareEpisodes, Depends(get_episodes)]
-AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
+    return get_container(request).access_log
 
 
 def get_read_models(request: Request) -> ReadModels:
-    return request.app.state.services.read_models
+    return get_container(request).read_models
+
+
+def get_views(request: Request) -> Views:
+    return get_container(request).views
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+EpisodesDep = Annotated[CareEpisodes, Depends(get_episodes)]
+AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 ReadModelsDep = Annotated[ReadModels, Depends(get_read_models)]
+ViewsDep = Annotated[Views, Depends(get_views)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -86,7 +86,7 @@ def domain_problem(error: DomainError) -> Problem:
             409, "concurrent-writes", "Too many concurrent writes", error.message
         )
     if isinstance(error, RuleViolation):
-        extra = {"field": error.field} if error.field else {}
+        extra: dict[str, Any] = {"field": error.field} if error.field else {}
         return Problem(
             409,
             "rule-violated",

@@ -5,28 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from api.schemas.episodes import (
-    ENTRY_LISTS,
     AssigneePublic,
     EpisodePublic,
     HistoryItem,
     json_value,
 )
 from domain.application import HistoryEntry
-from domain.episode import CareEpisode
+from domain.reading import SECTION_OF_TYPE, SECTIONS, EpisodeReading
 
 
-def referrers(episode: CareEpisode) -> set[str]:
-    """Every physician or service that referred the patient into this episode."""
-    return {
-        entry.data["referrer"].id for entry in episode.entries_of("ReferralReceived")
-    }
-
-
-def episode_public(episode: CareEpisode) -> EpisodePublic:
+def episode_public(episode: EpisodeReading) -> EpisodePublic:
     """The episode's state as the API shows it."""
-    lists: dict[str, list[dict[str, Any]]] = {name: [] for name in ENTRY_LISTS.values()}
+    sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS.values()}
     for entry in episode.entries:
-        lists[ENTRY_LISTS[entry.type]].append(
+        sections[SECTION_OF_TYPE[entry.type]].append(
             {
                 "version": entry.version,
                 "occurred_at": entry.occurred_at,
@@ -36,18 +28,11 @@ def episode_public(episode: CareEpisode) -> EpisodePublic:
             }
         )
     assignee = (
-        AssigneePublic(
-            clinician_id=episode.assignee_id, clinician_name=episode.assignee_name
-        )
-        if episode.assignee_id and episode.assignee_name
-        else None
-    )
-    assert (
-        episode.referrer is not None and episode.opened_at and episode.last_occurred_at
+        AssigneePublic(**json_value(episode.assignee)) if episode.assignee else None
     )
     return EpisodePublic.model_validate(
         {
-            "episode_id": episode.id,
+            "episode_id": episode.episode_id,
             "version": episode.version,
             "patient_id": episode.patient_id,
             "status": episode.status,
@@ -60,7 +45,7 @@ def episode_public(episode: CareEpisode) -> EpisodePublic:
             "pain_generators": episode.pain_generators,
             "assignee": assignee,
             "closure_reason": episode.closure_reason,
-            **lists,
+            **sections,
         }
     )
 

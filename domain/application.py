@@ -1,40 +1,38 @@
-"""CareEpisodes: the service layer, one method per command and per query."""
+"""CareEpisodes: the service layer. `handle` takes every command; queries read back."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    project_aggregate,
-)
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
 )
 from eventsourcing.utils import Environment, EnvType
 
+from domain import commands as cmd
 from domain.episode import CareEpisode
 from domain.errors import (
     ConcurrencyConflict,
     EpisodeNotFound,
-    RuleViolation,
+    InvalidCommand,
     VersionMismatch,
 )
 from domain.events import EpisodeEvent
 from domain.idempotency import idempotency_for
+from domain.reading import EpisodeReading, read_episode
 from domain.records import ChainedNotification, EpisodeRecords
 from domain.transcodings import register_domain_transcodings
-from domain.values import Actor, Envelope
+from domain.values import Actor, Envelope, Idempotency
 
 # Episode ids for idempotent opens are derived from (principal, key), so a retried
 # open finds the episode its first attempt created instead of opening another.
@@ -75,6 +73,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+Decision = Callable[[CareEpisode, Envelope, Any], None]
+
+# The one table from command to the aggregate method that decides it.
+DECISIONS: dict[type[cmd.EpisodeCommand], Decision] = {
+    cmd.ReceiveReferral: CareEpisode.receive_referral,
+    cmd.ScreenRedFlags: CareEpisode.screen_red_flags,
+    cmd.RecordDiagnostic: CareEpisode.record_diagnostic,
+    cmd.RecordConservativeCare: CareEpisode.record_conservative_care,
+    cmd.PlanTreatment: CareEpisode.plan_treatment,
+    cmd.PerformIntervention: CareEpisode.perform_intervention,
+    cmd.AdministerBiologic: CareEpisode.administer_biologic,
+    cmd.RecordOutcome: CareEpisode.record_outcome,
+    cmd.ReferToSurgery: CareEpisode.refer_to_surgery,
+    cmd.SendConsultNote: CareEpisode.send_consult_note,
+    cmd.AssignClinician: CareEpisode.assign_clinician,
+    cmd.CloseEpisode: CareEpisode.close,
+}
+
+
 class CareEpisodes(Application[UUID]):
     """Records care episodes as event streams and reads them back, past included."""
 
@@ -109,116 +126,58 @@ class CareEpisodes(Application[UUID]):
 
     # -- commands ------------------------------------------------------------------
 
-    def open_episode(
+    def handle(
         self,
+        command: cmd.Command,
         *,
         actor: Actor,
-        occurred_at: datetime,
+        expected_version: int | None = None,
         idempotency_key: str | None = None,
-        **referral: Any,
     ) -> CommandResult:
-        """Open an episode with its first referral (ReferralReceived)."""
-        idempotency = idempotency_for(
-            "open_episode", actor, occurred_at, idempotency_key, referral
-        )
-        if idempotency is None:
-            episode_id = uuid4()
-        else:
-            episode_id = uuid5(
-                IDEMPOTENT_OPEN_NAMESPACE, f"{actor.principal_id}\n{idempotency.key}"
-            )
-        envelope = Envelope(actor, occurred_at, self.clock(), idempotency)
-        episode = CareEpisode.open(episode_id, envelope, **referral)
-        try:
-            recordings = self.save(episode)
-        except IntegrityError:
-            # Only an idempotent retry can collide: answer what the first attempt did.
-            existing = self._get(episode_id)
-            version = existing.replayed_version(idempotency)
-            assert version is not None
-            return self._replayed(episode_id, version)
-        return CommandResult(
-            episode_id, episode.version, recordings[-1].notification.id
-        )
+        """Record the event `command` asks for, as `actor`.
 
-    def receive_referral(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record that a further service received the patient."""
-        return self._execute("receive_referral", episode_id, **command)
-
-    def screen_red_flags(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a red-flag screen (RedFlagsScreened)."""
-        return self._execute("screen_red_flags", episode_id, **command)
-
-    def record_diagnostic(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a completed diagnostic (DiagnosticCompleted)."""
-        return self._execute("record_diagnostic", episode_id, **command)
-
-    def record_conservative_care(
-        self, episode_id: UUID, **command: Any
-    ) -> CommandResult:
-        """Record a course of conservative care (ConservativeCareRecorded)."""
-        return self._execute("record_conservative_care", episode_id, **command)
-
-    def plan_treatment(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a treatment plan (TreatmentPlanned)."""
-        return self._execute("plan_treatment", episode_id, **command)
-
-    def perform_intervention(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a therapeutic procedure (InterventionPerformed)."""
-        return self._execute("perform_intervention", episode_id, **command)
-
-    def administer_biologic(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a regenerative biologic (BiologicAdministered)."""
-        return self._execute("administer_biologic", episode_id, **command)
-
-    def record_outcome(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a patient-reported outcome (OutcomeRecorded)."""
-        return self._execute("record_outcome", episode_id, **command)
-
-    def refer_to_surgery(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Refer the patient to a spine surgeon (SurgeryReferred)."""
-        return self._execute("refer_to_surgery", episode_id, **command)
-
-    def send_consult_note(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Record a consult note sent to the referring physician (ConsultNoteSent)."""
-        return self._execute("send_consult_note", episode_id, **command)
-
-    def assign_clinician(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Give the episode's work to a clinician (ClinicianAssigned)."""
-        return self._execute("assign_clinician", episode_id, **command)
-
-    def close_episode(self, episode_id: UUID, **command: Any) -> CommandResult:
-        """Close the episode (EpisodeClosed)."""
-        return self._execute("close", episode_id, **command)
+        `expected_version` (If-Match) applies it only at that version, else
+        VersionMismatch. An `idempotency_key` already applied on the episode with
+        the same command answers the original result and records nothing.
+        """
+        idempotency = idempotency_for(command, actor, idempotency_key)
+        if isinstance(command, cmd.OpenEpisode):
+            return self._open(command, actor, idempotency)
+        if not isinstance(command, cmd.EpisodeCommand):
+            raise TypeError(f"{type(command).__name__} is not a command of an episode")
+        return self._execute(command, actor, expected_version, idempotency)
 
     # -- queries -------------------------------------------------------------------
 
     def get_episode(
         self, episode_id: UUID, *, version: int | None = None
-    ) -> CareEpisode:
+    ) -> EpisodeReading:
         """The episode now, or as it stood at `version`."""
         if version is not None and version < 1:
             raise EpisodeNotFound(episode_id, version=version)
-        episode = self._get(episode_id, version=version)
-        if version is not None and episode.version != version:
+        records = self.records.select_episode_records(episode_id, lte=version)
+        if not records or (version is not None and len(records) < version):
             raise EpisodeNotFound(episode_id, version=version)
-        return episode
+        return read_episode(self._events(records))
 
-    def get_episode_as_of(self, episode_id: UUID, as_of: datetime) -> CareEpisode:
+    def get_episode_as_of(self, episode_id: UUID, as_of: datetime) -> EpisodeReading:
         """The episode as the store held it at the instant `as_of` (recorded time)."""
         if as_of.tzinfo is None or as_of.utcoffset() is None:
-            raise RuleViolation(
+            raise InvalidCommand(
                 f"as_of {as_of.isoformat()} has no UTC offset", field="as_of"
             )
         events = []
-        for record in self._records(episode_id):
-            event = self.mapper.to_domain_event(record)
+        for event in self._events(self._records(episode_id)):
             if event.timestamp > as_of:
                 break
             events.append(event)
         if not events:
             raise EpisodeNotFound(episode_id, as_of=as_of)
-        return project_aggregate(None, events)
+        return read_episode(events)
+
+    def referrer_ids(self, episode_id: UUID) -> set[str]:
+        """Every physician or service that referred the patient into the episode."""
+        return set(self._get(episode_id).referrer_ids)
 
     def history(self, episode_id: UUID) -> list[HistoryEntry]:
         """Every stored event of the episode with its version, position and metadata."""
@@ -245,16 +204,35 @@ class CareEpisodes(Application[UUID]):
 
     # -- how commands are applied ------------------------------------------------
 
+    def _open(
+        self, command: cmd.OpenEpisode, actor: Actor, idempotency: Idempotency | None
+    ) -> CommandResult:
+        if idempotency is None:
+            episode_id = uuid4()
+        else:
+            episode_id = uuid5(
+                IDEMPOTENT_OPEN_NAMESPACE, f"{actor.principal_id}\n{idempotency.key}"
+            )
+        envelope = Envelope(actor, self.clock(), idempotency)
+        episode = CareEpisode.open(episode_id, envelope, command)
+        try:
+            recordings = self.save(episode)
+        except IntegrityError:
+            # Only an idempotent retry can collide: answer what the first attempt did.
+            existing = self._get(episode_id)
+            version = existing.replayed_version(idempotency)
+            assert version is not None
+            return self._replayed(episode_id, version)
+        return CommandResult(
+            episode_id, episode.version, recordings[-1].notification.id
+        )
+
     def _execute(
         self,
-        command: str,
-        episode_id: UUID,
-        *,
+        command: cmd.EpisodeCommand,
         actor: Actor,
-        occurred_at: datetime,
-        expected_version: int | None = None,
-        idempotency_key: str | None = None,
-        **fields: Any,
+        expected_version: int | None,
+        idempotency: Idempotency | None,
     ) -> CommandResult:
         """Apply one command, retrying (bounded) when another writer got there first.
 
@@ -262,9 +240,8 @@ class CareEpisodes(Application[UUID]):
         VersionMismatch. Without it the command is decided again on the new state,
         so a rule the new state breaks is reported, never overwritten.
         """
-        idempotency = idempotency_for(
-            command, actor, occurred_at, idempotency_key, fields
-        )
+        decide = DECISIONS[type(command)]
+        episode_id = command.episode_id
         with self._lock(episode_id):
             for attempt in range(1, self.max_write_attempts + 1):
                 episode = self._get(episode_id)
@@ -273,8 +250,7 @@ class CareEpisodes(Application[UUID]):
                     return self._replayed(episode_id, replayed)
                 if expected_version is not None and episode.version != expected_version:
                     raise VersionMismatch(episode_id, expected_version, episode.version)
-                envelope = Envelope(actor, occurred_at, self.clock(), idempotency)
-                getattr(episode, command)(envelope, **fields)
+                decide(episode, Envelope(actor, self.clock(), idempotency), command)
                 try:
                     recordings = self.save(episode)
                 except IntegrityError:
@@ -292,11 +268,17 @@ class CareEpisodes(Application[UUID]):
 
     def _get(self, episode_id: UUID, version: int | None = None) -> CareEpisode:
         try:
-            episode = self.repository.get(episode_id, version=version)
+            episode: object = self.repository.get(episode_id, version=version)
         except AggregateNotFoundError:
             raise EpisodeNotFound(episode_id, version=version) from None
         assert isinstance(episode, CareEpisode)
         return episode
+
+    def _events(self, records: Iterable[ChainedNotification]) -> Iterator[EpisodeEvent]:
+        for record in records:
+            event = self.mapper.to_domain_event(record)
+            assert isinstance(event, EpisodeEvent)
+            yield event
 
     def _records(self, episode_id: UUID) -> Sequence[ChainedNotification]:
         records = self.records.select_episode_records(episode_id)

@@ -1,29 +1,24 @@
-"""The CareEpisode aggregate: one patient's journey, and the rules it enforces."""
+"""The CareEpisode aggregate: the rules one patient's episode enforces.
+
+It keeps only what those rules decide on (when it opened, whether it is closed,
+which treatments an outcome may follow, the idempotency keys applied, who
+referred the patient). The episode as a reader sees it is a fold of the events in
+`domain.reading`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from domain import commands as cmd
 from domain import events as ev
-from domain import payloads
 from domain.errors import EpisodeClosedError, IdempotencyKeyReused, RuleViolation
-from domain.guards import MEASURABLE_EVENTS, check_aware, check_not_future
-from domain.values import (
-    ClosureReason,
-    Envelope,
-    EpisodeStatus,
-    Idempotency,
-    PainGenerator,
-    RedFlag,
-    Referrer,
-    Service,
-)
+from domain.guards import check_not_future
+from domain.values import Envelope, Idempotency
 
 
 class CareEpisode(Aggregate):
@@ -31,33 +26,27 @@ class CareEpisode(Aggregate):
 
     def __init__(self) -> None:
         self.patient_id = ""
-        self.referrer: Referrer | None = None
         self.opened_at: datetime | None = None
-        self.last_occurred_at: datetime | None = None
-        self.status = EpisodeStatus.OPEN
-        self.closure_reason: ClosureReason | None = None
-        self.pathway: list[Service] = []
-        self.red_flags: list[RedFlag] = []
-        self.screened = False
-        self.pain_generators: list[PainGenerator] = []
-        self.assignee_id: str | None = None
-        self.assignee_name: str | None = None
-        self.entries: list[ev.EpisodeEntry] = []
+        self.closed = False
+        self.referrer_ids: list[str] = []
+        # Versions of the treatments an outcome may follow, with their clinical
+        # time; keyed by the version as text so snapshots round-trip.
+        self.measurable: dict[str, datetime] = {}
         self.idempotency_keys: dict[str, tuple[int, str]] = {}
 
     @classmethod
-    def open(cls, episode_id: UUID, envelope: Envelope, **referral: Any) -> CareEpisode:
-        """Open an episode with the first referral (see payloads.first_referral)."""
-        check_aware(envelope.occurred_at)
-        check_not_future(envelope.occurred_at, envelope.now)
-        data = payloads.first_referral(occurred_at=envelope.occurred_at, **referral)
+    def open(
+        cls, episode_id: UUID, envelope: Envelope, command: cmd.OpenEpisode
+    ) -> CareEpisode:
+        """Open an episode with its first referral."""
+        check_not_future(command.occurred_at, envelope.now)
         return cls._create(
             ev.ReferralReceived,
             id=episode_id,
             actor=envelope.actor,
-            occurred_at=envelope.occurred_at,
+            occurred_at=command.occurred_at,
             idempotency=envelope.idempotency,
-            **data,
+            **command.payload(),
         )
 
     # -- rules every later command obeys ---------------------------------------
@@ -71,11 +60,10 @@ class CareEpisode(Aggregate):
             raise IdempotencyKeyReused(idempotency.key)
         return version
 
-    def check_can_record(self, envelope: Envelope) -> None:
+    def check_can_record(self, envelope: Envelope, occurred_at: datetime) -> None:
         """Refuse events on a closed episode and clinical times out of bounds."""
-        if self.status is EpisodeStatus.CLOSED:
+        if self.closed:
             raise EpisodeClosedError(self.id)
-        occurred_at = check_aware(envelope.occurred_at)
         check_not_future(occurred_at, envelope.now)
         assert self.opened_at is not None
         if occurred_at < self.opened_at:
@@ -85,123 +73,120 @@ class CareEpisode(Aggregate):
             )
             raise RuleViolation(msg, field="occurred_at")
 
-    def _record(
-        self, event_class: type[ev.EpisodeEvent], envelope: Envelope, data: dict
-    ) -> None:
-        extra: dict[str, Any] = {}
-        if event_class is ev.ReferralReceived:
-            # A later referral reuses the opening event type; it names the class.
-            extra = {
-                "originator_topic": get_topic(type(self)),
-                "patient_id": self.patient_id,
-            }
-        self.trigger_event(
-            event_class,
-            actor=envelope.actor,
-            occurred_at=envelope.occurred_at,
-            idempotency=envelope.idempotency,
-            **extra,
-            **data,
-        )
+    def check_follows(self, command: cmd.RecordOutcome) -> None:
+        """An outcome's follows_version names an earlier treatment of this episode."""
+        version = command.follows_version
+        if version is None:
+            return
+        treated_at = self.measurable.get(str(version))
+        if treated_at is None:
+            msg = (
+                f"follows_version {version} is not an intervention, "
+                "biologic or course of conservative care on this episode"
+            )
+            raise RuleViolation(msg, field="follows_version")
+        if command.occurred_at < treated_at:
+            msg = (
+                f"an outcome following version {version} cannot have "
+                f"occurred before it ({treated_at.isoformat()})"
+            )
+            raise RuleViolation(msg, field="occurred_at")
 
     # -- commands ---------------------------------------------------------------
 
-    def receive_referral(self, envelope: Envelope, **fields: Any) -> None:
+    def receive_referral(
+        self, envelope: Envelope, command: cmd.ReceiveReferral
+    ) -> None:
         """A further service receives the patient; the pathway grows."""
-        self.check_can_record(envelope)
-        self._record(ev.ReferralReceived, envelope, payloads.further_referral(**fields))
-
-    def screen_red_flags(self, envelope: Envelope, **fields: Any) -> None:
-        """Record a red-flag screen and its disposition."""
-        self.check_can_record(envelope)
-        self._record(ev.RedFlagsScreened, envelope, payloads.red_flag_screen(**fields))
-
-    def record_diagnostic(self, envelope: Envelope, **fields: Any) -> None:
-        """Record a completed diagnostic (imaging, EMG, block, exam ...)."""
-        self.check_can_record(envelope)
-        self._record(ev.DiagnosticCompleted, envelope, payloads.diagnostic(**fields))
-
-    def record_conservative_care(self, envelope: Envelope, **fields: Any) -> None:
-        """Record a course of conservative care."""
-        self.check_can_record(envelope)
-        data = payloads.conservative_course(occurred_at=envelope.occurred_at, **fields)
-        self._record(ev.ConservativeCareRecorded, envelope, data)
-
-    def plan_treatment(self, envelope: Envelope, **fields: Any) -> None:
-        """Set a treatment plan."""
-        self.check_can_record(envelope)
-        self._record(ev.TreatmentPlanned, envelope, payloads.treatment_plan(**fields))
-
-    def perform_intervention(self, envelope: Envelope, **fields: Any) -> None:
-        """Record a therapeutic procedure."""
-        self.check_can_record(envelope)
+        # A later referral reuses the opening event type; it names the class.
         self._record(
-            ev.InterventionPerformed, envelope, payloads.intervention(**fields)
+            ev.ReferralReceived,
+            envelope,
+            command,
+            originator_topic=get_topic(type(self)),
+            patient_id=self.patient_id,
         )
 
-    def administer_biologic(self, envelope: Envelope, **fields: Any) -> None:
+    def screen_red_flags(self, envelope: Envelope, command: cmd.ScreenRedFlags) -> None:
+        """Record a red-flag screen and its disposition."""
+        self._record(ev.RedFlagsScreened, envelope, command)
+
+    def record_diagnostic(
+        self, envelope: Envelope, command: cmd.RecordDiagnostic
+    ) -> None:
+        """Record a completed diagnostic (imaging, EMG, block, exam ...)."""
+        self._record(ev.DiagnosticCompleted, envelope, command)
+
+    def record_conservative_care(
+        self, envelope: Envelope, command: cmd.RecordConservativeCare
+    ) -> None:
+        """Record a course of conservative care."""
+        self._record(ev.ConservativeCareRecorded, envelope, command)
+
+    def plan_treatment(self, envelope: Envelope, command: cmd.PlanTreatment) -> None:
+        """Set a treatment plan."""
+        self._record(ev.TreatmentPlanned, envelope, command)
+
+    def perform_intervention(
+        self, envelope: Envelope, command: cmd.PerformIntervention
+    ) -> None:
+        """Record a therapeutic procedure."""
+        self._record(ev.InterventionPerformed, envelope, command)
+
+    def administer_biologic(
+        self, envelope: Envelope, command: cmd.AdministerBiologic
+    ) -> None:
         """Record a regenerative biologic."""
-        self.check_can_record(envelope)
-        self._record(ev.BiologicAdministered, envelope, payloads.biologic(**fields))
+        self._record(ev.BiologicAdministered, envelope, command)
 
-    def record_outcome(self, envelope: Envelope, **fields: Any) -> None:
+    def record_outcome(self, envelope: Envelope, command: cmd.RecordOutcome) -> None:
         """Record a patient-reported outcome; a follow-up names what it measures."""
-        self.check_can_record(envelope)
-        data = payloads.outcome(**fields)
-        measured_version = data["follows_version"]
-        if measured_version is not None:
-            measured = self.entry_at(measured_version)
-            if measured is None or measured.type not in MEASURABLE_EVENTS:
-                msg = (
-                    f"follows_version {measured_version} is not an intervention, "
-                    "biologic or course of conservative care on this episode"
-                )
-                raise RuleViolation(msg, field="follows_version")
-            if envelope.occurred_at < measured.occurred_at:
-                msg = (
-                    f"an outcome following version {measured_version} cannot have "
-                    f"occurred before it ({measured.occurred_at.isoformat()})"
-                )
-                raise RuleViolation(msg, field="occurred_at")
-        self._record(ev.OutcomeRecorded, envelope, data)
+        self.check_can_record(envelope, command.occurred_at)
+        self.check_follows(command)
+        self._trigger(ev.OutcomeRecorded, envelope, command)
 
-    def refer_to_surgery(self, envelope: Envelope, **fields: Any) -> None:
+    def refer_to_surgery(self, envelope: Envelope, command: cmd.ReferToSurgery) -> None:
         """Refer the patient to a spine surgeon, with a justification."""
-        self.check_can_record(envelope)
-        self._record(ev.SurgeryReferred, envelope, payloads.surgery_referral(**fields))
+        self._record(ev.SurgeryReferred, envelope, command)
 
-    def send_consult_note(self, envelope: Envelope, **fields: Any) -> None:
-        """Record that the referring physician was sent a consult note."""
-        self.check_can_record(envelope)
-        self._record(ev.ConsultNoteSent, envelope, payloads.consult_note(**fields))
+    def send_consult_note(
+        self, envelope: Envelope, command: cmd.SendConsultNote
+    ) -> None:
+        """Record that a referring physician was sent a consult note."""
+        self._record(ev.ConsultNoteSent, envelope, command)
 
-    def assign_clinician(self, envelope: Envelope, **fields: Any) -> None:
+    def assign_clinician(
+        self, envelope: Envelope, command: cmd.AssignClinician
+    ) -> None:
         """Give the episode's work to a clinician."""
-        self.check_can_record(envelope)
-        self._record(ev.ClinicianAssigned, envelope, payloads.assignment(**fields))
+        self._record(ev.ClinicianAssigned, envelope, command)
 
-    def close(self, envelope: Envelope, **fields: Any) -> None:
+    def close(self, envelope: Envelope, command: cmd.CloseEpisode) -> None:
         """Close the episode; nothing may be recorded after this."""
-        self.check_can_record(envelope)
-        self._record(ev.EpisodeClosed, envelope, payloads.closure(**fields))
+        self._record(ev.EpisodeClosed, envelope, command)
 
-    # -- state the events maintain ------------------------------------------------
+    def _record(
+        self,
+        event_class: type[ev.EpisodeEvent],
+        envelope: Envelope,
+        command: cmd.EpisodeCommand,
+        **extra: object,
+    ) -> None:
+        self.check_can_record(envelope, command.occurred_at)
+        self._trigger(event_class, envelope, command, **extra)
 
-    def add_red_flags(self, flags: Iterable[RedFlag]) -> None:
-        for flag in flags:
-            if flag not in self.red_flags:
-                self.red_flags.append(flag)
-
-    def entry_at(self, version: int) -> ev.EpisodeEntry | None:
-        """The entry recorded at `version`, if any."""
-        if 1 <= version <= len(self.entries):
-            return self.entries[version - 1]
-        return None
-
-    def entries_of(self, *types: str) -> list[ev.EpisodeEntry]:
-        """Entries of the given event types, in version order."""
-        return [entry for entry in self.entries if entry.type in types]
-
-    @property
-    def is_closed(self) -> bool:
-        return self.status is EpisodeStatus.CLOSED
+    def _trigger(
+        self,
+        event_class: type[ev.EpisodeEvent],
+        envelope: Envelope,
+        command: cmd.EpisodeCommand,
+        **extra: object,
+    ) -> None:
+        self.trigger_event(
+            event_class,
+            actor=envelope.actor,
+            occurred_at=command.occurred_at,
+            idempotency=envelope.idempotency,
+            **extra,
+            **command.payload(),
+        )

@@ -42,6 +42,11 @@ class RuleViolation(DomainError):
         self.field = field
 
 
+class InvalidCommand(RuleViolation):
+    """A command is wrong on its own (a value out of range, a missing lot number),
+    whatever state the episode is in; nothing was recorded."""
+
+
 class EpisodeClosedError(RuleViolation):
     """The episode is closed: nothing may be recorded after EpisodeClosed."""
 

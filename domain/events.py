@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate, TAggregate
 
 from domain.values import (
     Actor,
@@ -17,7 +16,6 @@ from domain.values import (
     ConservativeModality,
     DiagnosticKind,
     Disposition,
-    EpisodeStatus,
     Idempotency,
     Indication,
     Instrument,
@@ -53,18 +51,6 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class EpisodeEntry:
-    """One recorded event as the episode keeps it: when, by whom, and its data."""
-
-    version: int
-    type: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: Actor
-    data: dict[str, Any]
-
-
 class EpisodeEvent(Aggregate.Event):
     """Base of every episode event: the actor, the clinical time and the retry key."""
 
@@ -78,25 +64,13 @@ class EpisodeEvent(Aggregate.Event):
         return {k: v for k, v in vars(self).items() if k not in ENVELOPE_FIELDS}
 
     def apply(self, episode: CareEpisode) -> None:
-        episode.entries.append(
-            EpisodeEntry(
-                version=self.originator_version,
-                type=type(self).__name__,
-                occurred_at=self.occurred_at,
-                recorded_at=self.timestamp,
-                actor=self.actor,
-                data=self.data,
-            )
-        )
+        # Only what the episode's rules decide on; readers fold the events
+        # themselves (domain.reading).
         if self.idempotency is not None:
             episode.idempotency_keys[self.idempotency.key] = (
                 self.originator_version,
                 self.idempotency.fingerprint,
             )
-        last = episode.last_occurred_at
-        episode.last_occurred_at = (
-            self.occurred_at if last is None else max(last, self.occurred_at)
-        )
 
 
 class ReferralReceived(EpisodeEvent, Aggregate.Created):
@@ -111,30 +85,32 @@ class ReferralReceived(EpisodeEvent, Aggregate.Created):
     insurance_mandated: bool
     red_flags: list[RedFlag]
 
-    def mutate(self, aggregate: CareEpisode | None) -> CareEpisode | None:
+    def mutate(self, aggregate: TAggregate | None) -> TAggregate | None:
         # The same event type opens the episode and records later referrals.
         if aggregate is None:
             return super().mutate(None)
         return CanMutateAggregate.mutate(self, aggregate)
 
     def apply(self, episode: CareEpisode) -> None:
-        if not episode.entries:
-            episode.patient_id = self.patient_id
-            episode.referrer = self.referrer
-            episode.opened_at = self.occurred_at
         super().apply(episode)
-        episode.pathway.append(self.receiving_service)
-        episode.add_red_flags(self.red_flags)
+        if self.originator_version == 1:
+            episode.patient_id = self.patient_id
+            episode.opened_at = self.occurred_at
+        if self.referrer.id not in episode.referrer_ids:
+            episode.referrer_ids.append(self.referrer.id)
+
+
+class _Measurable(EpisodeEvent):
+    """A treatment an outcome may follow (its `follows_version`)."""
+
+    def apply(self, episode: CareEpisode) -> None:
+        super().apply(episode)
+        episode.measurable[str(self.originator_version)] = self.occurred_at
 
 
 class RedFlagsScreened(EpisodeEvent):
     flags: list[RedFlag]
     disposition: Disposition
-
-    def apply(self, episode: CareEpisode) -> None:
-        super().apply(episode)
-        episode.screened = True
-        episode.add_red_flags(self.flags)
 
 
 class DiagnosticCompleted(EpisodeEvent):
@@ -145,13 +121,8 @@ class DiagnosticCompleted(EpisodeEvent):
     findings: str
     pain_generator: PainGenerator | None
 
-    def apply(self, episode: CareEpisode) -> None:
-        super().apply(episode)
-        if self.pain_generator and self.pain_generator not in episode.pain_generators:
-            episode.pain_generators.append(self.pain_generator)
 
-
-class ConservativeCareRecorded(EpisodeEvent):
+class ConservativeCareRecorded(_Measurable):
     modality: ConservativeModality
     started_on: date
     ended_on: date | None
@@ -165,7 +136,7 @@ class TreatmentPlanned(EpisodeEvent):
     regenerative_option: RegenerativeOption
 
 
-class InterventionPerformed(EpisodeEvent):
+class InterventionPerformed(_Measurable):
     procedure: Procedure
     region: Region
     levels: list[str]
@@ -173,7 +144,7 @@ class InterventionPerformed(EpisodeEvent):
     image_guided: bool
 
 
-class BiologicAdministered(EpisodeEvent):
+class BiologicAdministered(_Measurable):
     product: BiologicProduct
     target: str
     levels: list[str]
@@ -205,19 +176,13 @@ class ClinicianAssigned(EpisodeEvent):
     clinician_id: str
     clinician_name: str
 
-    def apply(self, episode: CareEpisode) -> None:
-        super().apply(episode)
-        episode.assignee_id = self.clinician_id
-        episode.assignee_name = self.clinician_name
-
 
 class EpisodeClosed(EpisodeEvent):
     reason: ClosureReason
 
     def apply(self, episode: CareEpisode) -> None:
         super().apply(episode)
-        episode.status = EpisodeStatus.CLOSED
-        episode.closure_reason = self.reason
+        episode.closed = True
 
 
 EVENT_TYPES: tuple[type[EpisodeEvent], ...] = (

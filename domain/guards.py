@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.errors import RuleViolation
+from domain.errors import InvalidCommand
 from domain.values import (
     PlanItem,
     PlanItemKind,
@@ -28,22 +29,35 @@ MAX_SESSIONS = 365
 # exceeds 20 ml per site, so 100 ml is a typo guard, not a clinical limit.
 MAX_BIOLOGIC_ML = Decimal(100)
 MIN_JUSTIFICATION = 10
-# Outcomes can only measure what was done: these entries can be followed up.
-MEASURABLE_EVENTS = (
-    "InterventionPerformed",
-    "BiologicAdministered",
-    "ConservativeCareRecorded",
-)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def check_text(value: Any, field: str, *, max_len: int = MAX_TEXT) -> str:
     """Return `value` stripped, refusing a blank or over-long text."""
     text = str(value or "").strip()
     if not text:
-        raise RuleViolation(f"{field} must not be blank", field=field)
+        raise InvalidCommand(f"{field} must not be blank", field=field)
     if len(text) > max_len:
         msg = f"{field} is {len(text)} characters long; at most {max_len} are allowed"
-        raise RuleViolation(msg, field=field)
+        raise InvalidCommand(msg, field=field)
+    check_characters(text, field)
+    return text
+
+
+def check_characters(text: str, field: str) -> str:
+    """Refuse control characters (tab and line breaks aside) and lone surrogates.
+
+    A NUL cannot be stored in a PostgreSQL text column and a lone surrogate cannot
+    be encoded at all: either would stop every read model at this event.
+    """
+    if _CONTROL.search(text):
+        msg = f"{field} contains a control character; send printable text"
+        raise InvalidCommand(msg, field=field)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        msg = f"{field} is not valid Unicode text (a lone surrogate)"
+        raise InvalidCommand(msg, field=field) from None
     return text
 
 
@@ -56,17 +70,17 @@ def check_identifier(value: Any, field: str) -> str:
     """Return a short opaque identifier (pseudonymous patient ids, physician ids)."""
     text = check_text(value, field, max_len=MAX_ID)
     if any(ch.isspace() for ch in text):
-        raise RuleViolation(f"{field} must not contain spaces", field=field)
+        raise InvalidCommand(f"{field} must not contain spaces", field=field)
     return text
 
 
 def check_aware(moment: Any, field: str = "occurred_at") -> datetime:
     """Refuse anything but a date and time with a UTC offset."""
     if not isinstance(moment, datetime):
-        raise RuleViolation(f"{field} must be a date and time", field=field)
+        raise InvalidCommand(f"{field} must be a date and time", field=field)
     if moment.tzinfo is None or moment.utcoffset() is None:
         msg = f"{field} {moment.isoformat()} has no UTC offset"
-        raise RuleViolation(msg, field=field)
+        raise InvalidCommand(msg, field=field)
     return moment
 
 
@@ -75,7 +89,7 @@ def check_not_future(
 ) -> None:
     """Refuse a clinical time later than now (beyond the clock-skew allowance)."""
     if moment > now + MAX_CLOCK_SKEW:
-        raise RuleViolation(
+        raise InvalidCommand(
             f"{field} {moment.isoformat()} is in the future", field=field
         )
 
@@ -83,7 +97,7 @@ def check_not_future(
 def check_date(value: Any, field: str) -> date:
     """Refuse anything but a calendar date."""
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise RuleViolation(f"{field} must be a date (YYYY-MM-DD)", field=field)
+        raise InvalidCommand(f"{field} must be a date (YYYY-MM-DD)", field=field)
     return value
 
 
@@ -91,7 +105,7 @@ def check_percent(value: Any, field: str) -> int:
     """Return a whole percentage from 0 to 100."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
         msg = f"{field} must be a whole number from 0 to 100, not {value!r}"
-        raise RuleViolation(msg, field=field)
+        raise InvalidCommand(msg, field=field)
     return value
 
 
@@ -103,21 +117,21 @@ def check_count(value: Any, field: str, maximum: int) -> int:
         or not 0 <= value <= maximum
     ):
         msg = f"{field} must be a whole number from 0 to {maximum}, not {value!r}"
-        raise RuleViolation(msg, field=field)
+        raise InvalidCommand(msg, field=field)
     return value
 
 
 def check_decimal(value: Any, field: str) -> Decimal:
     """Return `value` as a finite Decimal (floats go through their shortest text)."""
     if isinstance(value, bool) or value is None:
-        raise RuleViolation(f"{field} must be a number, not {value!r}", field=field)
+        raise InvalidCommand(f"{field} must be a number, not {value!r}", field=field)
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         msg = f"{field} must be a number, not {value!r}"
-        raise RuleViolation(msg, field=field) from None
+        raise InvalidCommand(msg, field=field) from None
     if not number.is_finite():
-        raise RuleViolation(f"{field} must be a finite number", field=field)
+        raise InvalidCommand(f"{field} must be a finite number", field=field)
     return number
 
 
@@ -160,8 +174,8 @@ def _fields_of(value: Any, names: tuple[str, ...], field: str) -> dict[str, Any]
         missing = [name for name in names if name not in value]
         if missing:
             msg = f"{field} is missing {', '.join(missing)}"
-            raise RuleViolation(msg, field=field)
+            raise InvalidCommand(msg, field=field)
         return {name: value[name] for name in names}
     if all(hasattr(value, name) for name in names):
         return {name: getattr(value, name) for name in names}
-    raise RuleViolation(f"{field} must have {', '.join(names)}", field=field)
+    raise InvalidCommand(f"{field} must have {', '.join(names)}", field=field)

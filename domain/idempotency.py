@@ -12,16 +12,13 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from domain.errors import RuleViolation
+from domain.commands import Command
+from domain.errors import InvalidCommand
 from domain.values import Actor, Idempotency
 
 
 def idempotency_for(
-    command: str,
-    actor: Actor,
-    occurred_at: datetime,
-    key: str | None,
-    fields: Mapping[str, Any],
+    command: Command, actor: Actor, key: str | None
 ) -> Idempotency | None:
     """The caller's key with the fingerprint of its command, or None without a key.
 
@@ -33,12 +30,12 @@ def idempotency_for(
     key = key.strip()
     if not key or len(key) > 255:
         msg = "an idempotency key must be 1 to 255 characters"
-        raise RuleViolation(msg, field="idempotency_key")
+        raise InvalidCommand(msg, field="idempotency_key")
     body = {
-        "command": command,
+        "command": command.name,
         "principal": actor.principal_id,
-        "occurred_at": occurred_at,
-        "fields": fields,
+        "occurred_at": command.occurred_at,
+        "fields": command.payload(),
     }
     canonical = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"))
     return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from domain.errors import RuleViolation
+from domain.errors import InvalidCommand
 
 
 class ReferralSource(Enum):
@@ -250,7 +250,7 @@ def parse_enum(enum_cls: type[E], value: E | str, field: str) -> E:
     except ValueError:
         allowed = ", ".join(m.value for m in enum_cls)
         msg = f"{field} {value!r} is not one of: {allowed}"
-        raise RuleViolation(msg, field=field) from None
+        raise InvalidCommand(msg, field=field) from None
 
 
 def parse_enums(enum_cls: type[E], values: Any, field: str) -> list[E]:
@@ -275,7 +275,7 @@ def parse_levels(levels: Any, field: str = "levels") -> list[str]:
         text = str(level).strip().upper()
         if not _LEVEL_RE.match(text):
             msg = f"{field}: {level!r} is not a spinal level such as L4, L4-L5 or L5-S1"
-            raise RuleViolation(msg, field=field)
+            raise InvalidCommand(msg, field=field)
         if text not in parsed:
             parsed.append(text)
     return parsed
@@ -324,13 +324,12 @@ STORED_VALUES: tuple[type, ...] = (Actor, Referrer, Surgeon, PlanItem, Idempoten
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who records an event, when it happened in the clinic, and when it is decided.
+    """Who records an event, when it is decided, and the caller's retry key.
 
     `now` is the server's clock at decision time; it is not stored, it only bounds
-    `occurred_at` ("not in the future").
+    a command's `occurred_at` ("not in the future").
     """
 
     actor: Actor
-    occurred_at: datetime
     now: datetime
     idempotency: Idempotency | None = None

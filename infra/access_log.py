@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from domain.application import CareEpisodes
@@ -106,7 +107,9 @@ class AccessLog:
         )
         if self.is_sqlite:
             return int(cur.execute(statement, values).raw.lastrowid)
-        return int(cur.execute(statement + " RETURNING id", values).fetchone()["id"])
+        row = cur.execute(statement + " RETURNING id", values).fetchone()
+        assert row is not None
+        return int(row["id"])
 
     def entries(
         self,
@@ -119,7 +122,8 @@ class AccessLog:
         limit: int = 100,
     ) -> list[AccessEntry]:
         """Entries newest first, filtered, keyset-paged by `before_id`."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if episode_id is not None:
             where.append(
                 "id IN (SELECT entry_id FROM access_log_episodes WHERE episode_id = ?)"

@@ -11,6 +11,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.application import CareEpisodes
 from infra.dialect import POSTGRES, SQLITE, Dialect
+from infra.eventstore import chained_recorder
 from infra.recorders import ImmediateTransaction
 
 Row = Mapping[str, Any]
@@ -50,7 +51,7 @@ class Database:
     """Read and write transactions on the pool the application already holds."""
 
     def __init__(self, app: CareEpisodes) -> None:
-        datastore = app.factory.datastore  # type: ignore[attr-defined]
+        datastore = chained_recorder(app).datastore
         self.datastore: SQLiteDatastore | PostgresDatastore = datastore
         if isinstance(datastore, SQLiteDatastore):
             self.dialect = SQLITE
@@ -80,8 +81,8 @@ class Database:
             ):
                 yield Cursor(raw.sqlite_cursor, self.dialect)
         else:
-            with self.datastore.transaction(commit=True) as raw:
-                yield Cursor(raw, self.dialect)
+            with self.datastore.transaction(commit=True) as pg:
+                yield Cursor(pg, self.dialect)
 
     @staticmethod
     def _unwrap(raw: Any) -> Any:

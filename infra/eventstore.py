@@ -65,6 +65,19 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+ChainedRecorder = ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
+
+
+def chained_recorder(app: CareEpisodes) -> ChainedRecorder:
+    """The application's recorder, which this module always makes a chained one."""
+    recorder = app.recorder
+    if not isinstance(
+        recorder, ChainedSQLiteApplicationRecorder | ChainedPostgresApplicationRecorder
+    ):
+        raise TypeError(f"{type(recorder).__name__} is not a chained recorder")
+    return recorder
+
+
 def build_application(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now
 ) -> CareEpisodes:

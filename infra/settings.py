@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from psycopg.conninfo import make_conninfo
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/care.db"
@@ -86,9 +86,9 @@ class Settings(BaseSettings):
         # sqlite:///var/care.db -> "/var/care.db" is relative; sqlite:////abs is absolute.
         return Path(path[1:] if path.startswith("/") else path)
 
-    def postgres_conninfo(self) -> dict[str, str | int]:
-        """psycopg.connect() keywords for a dedicated (non-pooled) connection."""
-        return {**self.postgres, "connect_timeout": 5}
+    def postgres_conninfo(self) -> str:
+        """A libpq connection string for a dedicated (non-pooled) connection."""
+        return make_conninfo(**self.postgres, connect_timeout="5")
 
     @property
     def postgres(self) -> dict[str, str]:
@@ -103,7 +103,17 @@ class Settings(BaseSettings):
         }
 
 
-@lru_cache
-def get_settings() -> Settings:
-    """The process's settings, read once from the environment."""
-    return Settings()
+def load_settings() -> Settings:
+    """The process's settings from its CARE_* environment variables.
+
+    A bad value is a ConfigurationError whose sentence names the variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = "_".join(str(part) for part in item.get("loc", ())).upper()
+            message = str(item.get("msg", "")).removeprefix("Value error, ")
+            problems.append(f"CARE_{name}: {message}" if name else message)
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None

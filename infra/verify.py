@@ -18,6 +18,7 @@ from uuid import UUID
 from domain.application import CareEpisodes
 from domain.records import ChainedNotification
 from infra.chain import GENESIS, chain_link
+from infra.eventstore import chained_recorder
 
 BATCH = 1000
 
@@ -91,11 +92,11 @@ def _episodes(
     episodes: CareEpisodes,
 ) -> Iterator[tuple[UUID, list[ChainedNotification]]]:
     """Every episode's stored records, in version order, a batch of rows at a time."""
-    recorder = episodes.recorder
+    recorder = chained_recorder(episodes)
     after: tuple[UUID, int] | None = None
     current: list[ChainedNotification] = []
     while True:
-        batch = recorder.select_chain_records(after, BATCH)  # type: ignore[attr-defined]
+        batch = recorder.select_chain_records(after, BATCH)
         for record in batch:
             if current and current[0].originator_id != record.originator_id:
                 yield UUID(str(current[0].originator_id)), current

@@ -17,9 +17,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, ClassVar, Literal
 
-from domain.events import EpisodeEvent
+from eventsourcing.utils import get_topic
+
+from domain.events import EVENT_TYPES, EpisodeEvent
 
 ColumnType = Literal["text", "integer", "real", "boolean", "timestamp", "json"]
 State = dict[str, Any]
@@ -86,11 +89,41 @@ class Projection(ABC):
     """Bump when handlers or tables change: the engine rebuilds a new version from
     position 0 beside the serving one and switches when it has caught up."""
     tables: ClassVar[tuple[Table, ...]]
-    handles: ClassVar[frozenset[str]]
-    """Names of the event types this projection reads; others pass it by."""
+    handles: ClassVar[tuple[type[EpisodeEvent], ...]]
+    """The event classes this projection reads (checked when it is registered);
+    others pass it by."""
 
     @abstractmethod
     def handle(
         self, state: State | None, event: EpisodeEvent, position: int
     ) -> Handled:
         """The episode's state after `event` (at global `position`), and the view changes."""
+
+
+def handled_topics(projection: Projection) -> frozenset[str]:
+    """The stored topics of the event classes a projection reads."""
+    return _topics(tuple(projection.handles))
+
+
+@cache
+def _topics(handles: tuple[type[EpisodeEvent], ...]) -> frozenset[str]:
+    return frozenset(get_topic(cls) for cls in handles)
+
+
+def check_projection(projection: Projection) -> Projection:
+    """Refuse a projection the engine could not run: unknown event classes, a bad
+    name or version, tables without a key."""
+    name = getattr(projection, "name", "")
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise ValueError(f"projection name {name!r} is not a lower-case identifier")
+    version = getattr(projection, "version", None)
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{name}: version must be a whole number from 1")
+    handles = getattr(projection, "handles", ())
+    if not handles:
+        raise ValueError(f"{name}: handles names no event class")
+    unknown = [c for c in handles if c not in EVENT_TYPES]
+    if unknown:
+        names = ", ".join(getattr(c, "__name__", repr(c)) for c in unknown)
+        raise ValueError(f"{name}: handles unknown event class(es) {names}")
+    return projection

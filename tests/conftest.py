@@ -1,14 +1,14 @@
 """Backends for tests: every persistence test runs on SQLite and on PostgreSQL.
 
 Each test gets its own store: a fresh SQLite file, or a PostgreSQL database with a
-random name that is dropped afterwards. PostgreSQL tests skip when the server is
-unreachable, unless CARE_REQUIRE_POSTGRES=1 (as in CI), which makes that an error.
+random name (a copy of a template holding the schema) that is dropped afterwards.
+PostgreSQL tests skip when the server is unreachable, unless CARE_REQUIRE_POSTGRES=1
+(as in CI), which makes that an error.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +16,12 @@ import psycopg
 import pytest
 
 from infra.settings import Settings
+from tests.support.postgres import (
+    DatabaseFactory,
+    create_database,
+    database_url,
+    drop_database,
+)
 
 ADMIN_URL = os.environ.get(
     "CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -41,27 +47,28 @@ def postgres_admin_url() -> str:
     return ADMIN_URL
 
 
-def create_postgres_database(admin_url: str) -> tuple[str, str]:
-    """Create a database with a random name; return its name and URL."""
-    name = f"care_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin_url.rsplit("/", 1)[0]
-    return name, f"{base}/{name}"
-
-
-def drop_postgres_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_admin_url: str) -> Iterator[DatabaseFactory]:
+    """This test process's factory of fresh databases."""
+    factory = DatabaseFactory(postgres_admin_url)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture
-def postgres_url(postgres_admin_url: str) -> Iterator[str]:
-    name, url = create_postgres_database(postgres_admin_url)
-    try:
-        yield url
-    finally:
-        drop_postgres_database(postgres_admin_url, name)
+def postgres_url(postgres_databases: DatabaseFactory) -> Iterator[str]:
+    """A fresh database holding the store's schema, dropped after the test."""
+    url = postgres_databases.take()
+    yield url
+    postgres_databases.give_back(url)
+
+
+@pytest.fixture
+def blank_postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database (no tables), dropped after the test."""
+    name = create_database(postgres_admin_url)
+    yield database_url(postgres_admin_url, name)
+    drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

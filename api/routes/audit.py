@@ -9,17 +9,20 @@ from pydantic import AwareDatetime
 
 from api.access import DisclosureDep
 from api.auth import Staff
-from api.deps import ReadModelsDep, SettingsDep, wait_for_position
+from api.deps import ReadModelsDep, SettingsDep, ViewsDep, wait_for_position
 from api.errors import Problem
 from api.paging import After, Limit, decode_cursor, encode_cursor
 from api.schemas.audit import AuditEpisodePublic, AuditPage
 from domain.errors import EpisodeNotFound
-from infra.projection import ReadModels
-from infra.referral_audit_view import NAME, AuditFilters, ReferralAuditView
-from infra.settings import Settings
-from projections.referral_audit import AuditSummary, Severity, audit_rules
+from projections.referral_audit import (
+    AuditFilters,
+    AuditSummary,
+    ReferralAuditProjection,
+    Severity,
+)
 
 router = APIRouter(prefix="/audit/referral-loops", tags=["audit"])
+AUDIT = ReferralAuditProjection.name
 
 MinPosition = Annotated[
     int | None,
@@ -33,27 +36,25 @@ RuleId = Annotated[str | None, Query(pattern="^R(10|[1-9])$", description="R1-R1
 SeverityName = Annotated[Severity | None, Query(description="medium, high or critical")]
 
 
-def _view(read_models: ReadModels, settings: Settings) -> ReferralAuditView:
-    return ReferralAuditView(read_models, audit_rules(settings.audit_block_profile))
-
-
 @router.get("/summary")
 def get_summary(
     _staff: Staff,
     read_models: ReadModelsDep,
+    views: ViewsDep,
     settings: SettingsDep,
     min_position: MinPosition = None,
 ) -> AuditSummary:
     """Counts and rates per rule, severity, referrer and surgeon, and the pathway
     metrics (medians for durations), with time-based findings judged now."""
-    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
-    return _view(read_models, settings).summary(datetime.now(UTC))
+    wait_for_position(read_models, AUDIT, min_position, settings.read_wait_timeout)
+    return views.referral_audit.summary(datetime.now(UTC))
 
 
 @router.get("")
 def list_audited_episodes(
     access: DisclosureDep,
     read_models: ReadModelsDep,
+    views: ViewsDep,
     settings: SettingsDep,
     rule: RuleId = None,
     severity: SeverityName = None,
@@ -74,7 +75,7 @@ def list_audited_episodes(
 ) -> AuditPage:
     """Audited episodes in the order they opened, with their findings; a physician
     sees only the episodes it referred."""
-    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
+    wait_for_position(read_models, AUDIT, min_position, settings.read_wait_timeout)
     filters = AuditFilters(
         rule=rule,
         severity=severity.value if severity else None,
@@ -85,7 +86,7 @@ def list_audited_episodes(
         flagged_only=flagged_only,
         physician_id=access.physician_scope,
     )
-    rows, next_key = _view(read_models, settings).page(
+    rows, next_key = views.referral_audit.page(
         filters, datetime.now(UTC), _audit_cursor(after), limit
     )
     access.rows(UUID(row["episode_id"]) for row in rows)
@@ -104,13 +105,14 @@ def get_audited_episode(
     episode_id: UUID,
     access: DisclosureDep,
     read_models: ReadModelsDep,
+    views: ViewsDep,
     settings: SettingsDep,
     min_position: MinPosition = None,
 ) -> AuditEpisodePublic:
     """One episode's audit row: pathway, findings with the version that triggered
     each, rules version and pathway metrics."""
-    wait_for_position(read_models, NAME, min_position, settings.read_wait_timeout)
-    view = _view(read_models, settings)
+    wait_for_position(read_models, AUDIT, min_position, settings.read_wait_timeout)
+    view = views.referral_audit
 
     def load() -> tuple[dict[str, Any], set[str]]:
         found = view.episode(episode_id, datetime.now(UTC))

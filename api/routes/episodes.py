@@ -1,11 +1,10 @@
 """Episode commands (one event each) and episode reads: now, at a version, as of an instant."""
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Query, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 
 from api.access import DisclosureDep
 from api.auth import Writer
@@ -13,24 +12,14 @@ from api.deps import EpisodesDep
 from api.errors import Problem
 from api.paging import After, Limit, decode_int_cursor, encode_cursor
 from api.schemas.commands import (
-    AdministerBiologicRequest,
-    AssignClinicianRequest,
-    CloseEpisodeRequest,
+    EPISODE_COMMANDS,
     CommandAccepted,
-    OpenEpisodeRequest,
-    PerformInterventionRequest,
-    PlanTreatmentRequest,
-    ReceiveReferralRequest,
-    RecordConservativeCareRequest,
-    RecordDiagnosticRequest,
-    RecordOutcomeRequest,
-    ReferToSurgeryRequest,
-    ScreenRedFlagsRequest,
-    SendConsultNoteRequest,
+    CommandCreate,
+    OpenEpisodeCreate,
 )
 from api.schemas.episodes import EpisodePublic, HistoryPage
-from api.views import episode_public, history_item, referrers
-from domain.application import CareEpisodes, CommandResult
+from api.views import episode_public, history_item
+from domain.application import CommandResult
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
 
@@ -91,59 +80,23 @@ def accepted(result: CommandResult, response: Response) -> CommandAccepted:
     )
 
 
-@router.post("", status_code=201, responses=PROBLEMS)
+@router.post("", status_code=201, responses=PROBLEMS, summary="Open an episode")
 def open_episode(
-    body: OpenEpisodeRequest,
+    body: OpenEpisodeCreate,
     principal: Writer,
     episodes: EpisodesDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandAccepted:
     """Open an episode with its first referral (ReferralReceived)."""
-    result = episodes.open_episode(
-        actor=principal.actor, idempotency_key=idempotency_key, **body.model_dump()
+    result = episodes.handle(
+        body.to_command(), actor=principal.actor, idempotency_key=idempotency_key
     )
     response.headers["Location"] = f"/episodes/{result.episode_id}"
     return accepted(result, response)
 
 
-@dataclass(frozen=True)
-class CommandRoute:
-    path: str
-    body: type[BaseModel]
-    method: str
-    summary: str
-
-
-COMMAND_ROUTES = [
-    CommandRoute("referrals", ReceiveReferralRequest, "receive_referral",
-                 "Record that a further service received the patient (ReferralReceived)."),
-    CommandRoute("red-flag-screenings", ScreenRedFlagsRequest, "screen_red_flags",
-                 "Record a red-flag screen (RedFlagsScreened)."),
-    CommandRoute("diagnostics", RecordDiagnosticRequest, "record_diagnostic",
-                 "Record a completed diagnostic (DiagnosticCompleted)."),
-    CommandRoute("conservative-care", RecordConservativeCareRequest, "record_conservative_care",
-                 "Record a course of conservative care (ConservativeCareRecorded)."),
-    CommandRoute("treatment-plans", PlanTreatmentRequest, "plan_treatment",
-                 "Record a treatment plan (TreatmentPlanned)."),
-    CommandRoute("interventions", PerformInterventionRequest, "perform_intervention",
-                 "Record a therapeutic procedure (InterventionPerformed)."),
-    CommandRoute("biologics", AdministerBiologicRequest, "administer_biologic",
-                 "Record a regenerative biologic (BiologicAdministered)."),
-    CommandRoute("outcomes", RecordOutcomeRequest, "record_outcome",
-                 "Record a patient-reported outcome (OutcomeRecorded)."),
-    CommandRoute("surgery-referrals", ReferToSurgeryRequest, "refer_to_surgery",
-                 "Refer the patient to a spine surgeon (SurgeryReferred)."),
-    CommandRoute("consult-notes", SendConsultNoteRequest, "send_consult_note",
-                 "Record a consult note sent to the referring physician (ConsultNoteSent)."),
-    CommandRoute("assignments", AssignClinicianRequest, "assign_clinician",
-                 "Give the episode's work to a clinician (ClinicianAssigned)."),
-    CommandRoute("closure", CloseEpisodeRequest, "close_episode",
-                 "Close the episode (EpisodeClosed)."),
-]  # fmt: skip
-
-
-def _command_endpoint(route: CommandRoute) -> Any:
+def _command_endpoint(schema: type[CommandCreate]) -> Any:
     def endpoint(
         episode_id: UUID,
         body: Any,
@@ -153,32 +106,30 @@ def _command_endpoint(route: CommandRoute) -> Any:
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandAccepted:
-        command = getattr(episodes, route.method)
-        result = command(
-            episode_id,
+        result = episodes.handle(
+            body.to_command(episode_id),
             actor=principal.actor,
             expected_version=expected_version(if_match),
             idempotency_key=idempotency_key,
-            **body.model_dump(),
         )
         return accepted(result, response)
 
-    endpoint.__annotations__["body"] = Annotated[route.body, Body()]
-    endpoint.__doc__ = route.summary
-    endpoint.__name__ = route.method
+    endpoint.__annotations__["body"] = Annotated[schema, Body()]
+    endpoint.__doc__ = schema.doc
+    endpoint.__name__ = schema.command.name
     return endpoint
 
 
-for _route in COMMAND_ROUTES:
+for _schema in EPISODE_COMMANDS:
     router.add_api_route(
-        f"/{{episode_id}}/{_route.path}",
-        _command_endpoint(_route),
+        f"/{{episode_id}}/{_schema.path}",
+        _command_endpoint(_schema),
         methods=["POST"],
         status_code=201,
         response_model=CommandAccepted,
         responses=PROBLEMS,
-        name=_route.method,
-        summary=_route.summary.split(" (")[0],
+        name=_schema.command.name,
+        summary=_schema.doc.split(" (")[0],
     )
 
 
@@ -211,7 +162,7 @@ def get_episode(
         return episodes.get_episode(episode_id, version=version)
 
     episode = access.episode(
-        episode_id, load, lambda _: _current_referrers(episodes, episode_id)
+        episode_id, load, lambda _: episodes.referrer_ids(episode_id)
     )
     response.headers["ETag"] = f'"{episode.version}"'
     return episode_public(episode)
@@ -232,7 +183,7 @@ def get_history(
     history = access.episode(
         episode_id,
         lambda: episodes.history(episode_id),
-        lambda _: _current_referrers(episodes, episode_id),
+        lambda _: episodes.referrer_ids(episode_id),
     )
     response.headers["ETag"] = f'"{history[-1].version}"'
     page = [entry for entry in history if entry.version > after_version][:limit]
@@ -242,7 +193,3 @@ def get_history(
         items=[history_item(entry) for entry in page],
         next_cursor=encode_cursor("history", page[-1].version) if more else None,
     )
-
-
-def _current_referrers(episodes: CareEpisodes, episode_id: UUID) -> set[str]:
-    return referrers(episodes.get_episode(episode_id))

@@ -12,18 +12,18 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from api.schemas.commands import (
-    AdministerBiologicRequest,
-    AssignClinicianRequest,
-    CloseEpisodeRequest,
-    OpenEpisodeRequest,
-    PerformInterventionRequest,
-    PlanTreatmentRequest,
-    RecordConservativeCareRequest,
-    RecordDiagnosticRequest,
-    RecordOutcomeRequest,
-    ReferToSurgeryRequest,
-    ScreenRedFlagsRequest,
-    SendConsultNoteRequest,
+    AdministerBiologicCreate,
+    AssignClinicianCreate,
+    CloseEpisodeCreate,
+    OpenEpisodeCreate,
+    PerformInterventionCreate,
+    PlanTreatmentCreate,
+    RecordConservativeCareCreate,
+    RecordDiagnosticCreate,
+    RecordOutcomeCreate,
+    ReferToSurgeryCreate,
+    ScreenRedFlagsCreate,
+    SendConsultNoteCreate,
 )
 from api.schemas.common import ActorPublic, ReferrerPublic, json_number
 from domain.values import ClosureReason, EpisodeStatus, PainGenerator, RedFlag, Service
@@ -59,69 +59,52 @@ class EntryMeta(BaseModel):
     actor: ActorPublic
 
 
-class ReferralEntry(EntryMeta, OpenEpisodeRequest):
+class ReferralEntry(EntryMeta, OpenEpisodeCreate):
     """A referral: the first one opened the episode."""
 
 
-class ScreeningEntry(EntryMeta, ScreenRedFlagsRequest):
+class ScreeningEntry(EntryMeta, ScreenRedFlagsCreate):
     """A red-flag screen."""
 
 
-class DiagnosticEntry(EntryMeta, RecordDiagnosticRequest):
+class DiagnosticEntry(EntryMeta, RecordDiagnosticCreate):
     """A completed diagnostic."""
 
 
-class ConservativeCareEntry(EntryMeta, RecordConservativeCareRequest):
+class ConservativeCareEntry(EntryMeta, RecordConservativeCareCreate):
     """A course of conservative care."""
 
 
-class TreatmentPlanEntry(EntryMeta, PlanTreatmentRequest):
+class TreatmentPlanEntry(EntryMeta, PlanTreatmentCreate):
     """A treatment plan."""
 
 
-class InterventionEntry(EntryMeta, PerformInterventionRequest):
+class InterventionEntry(EntryMeta, PerformInterventionCreate):
     """A therapeutic procedure."""
 
 
-class BiologicEntry(EntryMeta, AdministerBiologicRequest):
+class BiologicEntry(EntryMeta, AdministerBiologicCreate):
     """A regenerative biologic."""
 
 
-class OutcomeEntry(EntryMeta, RecordOutcomeRequest):
+class OutcomeEntry(EntryMeta, RecordOutcomeCreate):
     """A patient-reported outcome."""
 
 
-class SurgeryReferralEntry(EntryMeta, ReferToSurgeryRequest):
+class SurgeryReferralEntry(EntryMeta, ReferToSurgeryCreate):
     """A referral to a spine surgeon."""
 
 
-class ConsultNoteEntry(EntryMeta, SendConsultNoteRequest):
+class ConsultNoteEntry(EntryMeta, SendConsultNoteCreate):
     """A consult note sent to the referring physician."""
 
 
-class AssignmentEntry(EntryMeta, AssignClinicianRequest):
+class AssignmentEntry(EntryMeta, AssignClinicianCreate):
     """A clinician taking the episode's work."""
 
 
-class ClosureEntry(EntryMeta, CloseEpisodeRequest):
+class ClosureEntry(EntryMeta, CloseEpisodeCreate):
     """The closure of the episode."""
-
-
-# Which list of EpisodePublic holds the entries of each event type.
-ENTRY_LISTS = {
-    "ReferralReceived": "referrals",
-    "RedFlagsScreened": "red_flag_screenings",
-    "DiagnosticCompleted": "diagnostics",
-    "ConservativeCareRecorded": "conservative_care",
-    "TreatmentPlanned": "treatment_plans",
-    "InterventionPerformed": "interventions",
-    "BiologicAdministered": "biologics",
-    "OutcomeRecorded": "outcomes",
-    "SurgeryReferred": "surgery_referrals",
-    "ConsultNoteSent": "consult_notes",
-    "ClinicianAssigned": "assignments",
-    "EpisodeClosed": "closures",
-}
 
 
 class AssigneePublic(BaseModel):

@@ -11,7 +11,7 @@ from eventsourcing.persistence import Transcoder
 from domain.events import EpisodeEvent
 from infra.projection.registry import Failure
 from infra.projection.tables import GenerationTables, Op
-from projections.base import Projection, State
+from projections.base import Projection, State, handled_topics
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class BatchEvent:
 
     position: int
     episode_id: str
-    type_name: str
+    topic: str
     event: EpisodeEvent | None
 
 
@@ -83,13 +83,14 @@ def _fold(
     stop: int | None,
 ) -> Outcome:
     outcome = Outcome(position=start)
+    topics = handled_topics(projection)
     states: dict[str, State | None] = {}
     for item in events:
         if item.position <= start:
             continue
         if stop is not None and item.position >= stop:
             break
-        if item.type_name in projection.handles and item.event is not None:
+        if item.topic in topics and item.event is not None:
             if item.episode_id in states:
                 before = states[item.episode_id]
             else:

@@ -26,6 +26,7 @@ from eventsourcing.persistence import PersistenceError
 
 from domain.application import CareEpisodes
 from infra.database import Database
+from infra.eventstore import chained_recorder
 from infra.projection.locks import AdvisoryLocks, Locks, local_locks, lock_key
 from infra.projection.processing import (
     TRANSIENT,
@@ -35,8 +36,9 @@ from infra.projection.processing import (
 )
 from infra.projection.registry import Generation, Registry, next_step
 from infra.projection.tables import GenerationTables
+from infra.recorders import ChainedPostgresApplicationRecorder
 from infra.settings import Settings
-from projections.base import Projection
+from projections.base import Projection, check_projection
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +77,17 @@ class Engine:
         worker_id: str | None = None,
     ) -> None:
         self.app = app
-        self.projections = {p.name: p for p in projections}
+        self.projections = {p.name: check_projection(p) for p in projections}
         if len(self.projections) != len(projections):
             raise ValueError("two projections share a name")
         self.options = options or EngineOptions()
         self.worker_id = worker_id or default_worker_id()
         self.db = Database(app)
         self.registry = Registry(self.db)
+        recorder = chained_recorder(app)
         self.locks: Locks = (
-            AdvisoryLocks(settings, app.recorder.channel_name)  # type: ignore[attr-defined]
-            if settings.backend == "postgres"
+            AdvisoryLocks(settings, recorder.channel_name)
+            if isinstance(recorder, ChainedPostgresApplicationRecorder)
             else local_locks(self.db)
         )
         self.processor = BatchProcessor(

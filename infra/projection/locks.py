@@ -217,7 +217,7 @@ class AdvisoryLocks:
             # Short slices, so a stop request is seen promptly.
             remaining = timeout
             while remaining > 0 and not stop.is_set():
-                slice_s = min(remaining, 0.25)
+                slice_s = min(remaining, 0.05)
                 for _ in conn.notifies(timeout=slice_s, stop_after=1):
                     return
                 remaining -= slice_s
@@ -242,7 +242,7 @@ class AdvisoryLocks:
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
-                **self.settings.postgres_conninfo(), autocommit=True
+                self.settings.postgres_conninfo(), autocommit=True
             )
             self._conn.execute(f'LISTEN "{self.channel}"')
         return self._conn

@@ -16,12 +16,13 @@ from eventsourcing.persistence import (
 )
 
 from domain.application import CareEpisodes
+from domain.events import EpisodeEvent
 from infra.database import Database
 from infra.projection.batch import BatchEvent, Outcome, run_batch
 from infra.projection.locks import lock_key
 from infra.projection.registry import Failure, Generation, Registry
 from infra.projection.tables import GenerationTables
-from projections.base import Projection
+from projections.base import Projection, handled_topics
 
 log = logging.getLogger("infra.projection.engine")
 
@@ -42,6 +43,11 @@ class Track:
         """Its lock key."""
         return lock_key(self.gen.name, self.gen.generation)
 
+    @property
+    def topics(self) -> frozenset[str]:
+        """The stored topics of the events its projection reads."""
+        return handled_topics(self.projection)
+
 
 class LostGenerationError(Exception):
     """Another worker moved a generation this engine believed it held."""
@@ -61,7 +67,6 @@ class BatchProcessor:
         self.db = db
         self.registry = registry
         self.batch_size = batch_size
-        self._type_names: dict[str, str] = {}
 
     def process(self, group: list[Track]) -> bool:
         """One batch for generations at the same position; True if more is waiting."""
@@ -75,7 +80,7 @@ class BatchProcessor:
         full = len(notifications) == self.batch_size
         if not notifications and all(t.gen.role != "building" for t in group):
             return False
-        wanted = set().union(*(t.projection.handles for t in group))
+        wanted = set().union(*(t.topics for t in group))
         events = [self._event(n, wanted) for n in notifications]
         try:
             outcomes = self._outcomes(group, events, start)
@@ -93,16 +98,13 @@ class BatchProcessor:
         return full
 
     def _event(self, notification: Notification, wanted: set[str]) -> BatchEvent:
-        topic = notification.topic
-        name = self._type_names.get(topic)
-        if name is None:
-            name = topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-            self._type_names[topic] = name
         event = None
-        if name in wanted:
-            event = self.app.mapper.to_domain_event(notification)
+        if notification.topic in wanted:
+            decoded = self.app.mapper.to_domain_event(notification)
+            assert isinstance(decoded, EpisodeEvent)
+            event = decoded
         episode = str(notification.originator_id)
-        return BatchEvent(notification.id, episode, name, event)  # type: ignore[arg-type]
+        return BatchEvent(notification.id, episode, notification.topic, event)
 
     def _outcomes(
         self, group: list[Track], events: list[BatchEvent], start: int
@@ -110,9 +112,12 @@ class BatchProcessor:
         stored = {}
         with self.db.reading() as cur:
             for track in group:
-                handles = track.projection.handles
                 episodes = sorted(
-                    {e.episode_id for e in events if e.event and e.type_name in handles}
+                    {
+                        e.episode_id
+                        for e in events
+                        if e.event and e.topic in track.topics
+                    }
                 )
                 stored[track.key] = track.tables.load_states(cur, episodes)
         transcoder = self.app.mapper.transcoder
@@ -161,8 +166,7 @@ class BatchProcessor:
     def _fail_batch(
         self, track: Track, events: list[BatchEvent], error: BaseException
     ) -> None:
-        handles = track.projection.handles
-        first = next((e for e in events if e.type_name in handles), None)
+        first = next((e for e in events if e.topic in track.topics), None)
         if first is None:
             raise error
         failure = Failure(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from domain.application import CareEpisodes
 from domain.events import EpisodeEvent
 from infra.database import Database
+from infra.eventstore import chained_recorder
 from infra.projection.locks import (
     advisory_id,
     held_advisory_ids,
@@ -145,10 +146,10 @@ class StatusReader:
     def _lag(self, position: int, head: int) -> tuple[int, float]:
         if position >= head:
             return 0, 0.0
-        recorder = self.app.recorder
+        recorder = chained_recorder(self.app)
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT COUNT(*) AS n FROM {recorder.events_table_name} "  # type: ignore[attr-defined]
+                f"SELECT COUNT(*) AS n FROM {recorder.events_table_name} "
                 f"WHERE {self.db.dialect.position_column} > ?",
                 (position,),
             ).fetchone()

@@ -8,11 +8,12 @@ from uuid import uuid4
 
 import pytest
 
-from api.auth import TokenEntry, TokenRegistry, load_token_registry
 from domain.values import PrincipalRole
 from infra.settings import ConfigurationError, Settings
-from tests import builders as b
-from tests.api.conftest import COMMAND_PATHS, TOKENS, assert_problem, auth, json_body
+from infra.tokens import TokenEntry, TokenRegistry, load_token_registry
+from tests.support import builders as b
+from tests.support.commands import COMMANDS, case_at
+from tests.support.http import TOKENS, assert_problem, auth, json_body
 
 ROLES = ["service", "clinician", "auditor", "physician"]
 WRITE = {"service": 201, "clinician": 201, "auditor": 403, "physician": 403}
@@ -23,7 +24,7 @@ STAFF = {"service": 200, "clinician": 200, "auditor": 200, "physician": 403}
 # here fails the matrix test: a new endpoint must declare who may call it.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/episodes"): WRITE,
-    **{("POST", f"/episodes/{{episode_id}}/{path}"): WRITE for path in COMMAND_PATHS},
+    **{("POST", f"/episodes/{{episode_id}}/{case.path}"): WRITE for case in COMMANDS},
     ("GET", "/episodes/{episode_id}"): READ,
     ("GET", "/episodes/{episode_id}/history"): READ,
     ("GET", "/audit/access-log"): AUDITOR_ONLY,
@@ -48,7 +49,7 @@ def call(api, method: str, template: str, headers: dict[str, str]):
         )
         return api.client.get(url, headers=headers, params=params)
     path = template.rsplit("/", 1)[-1]
-    body = b.referral() if template == "/episodes" else COMMAND_PATHS[path]()
+    body = b.referral() if template == "/episodes" else case_at(path).body()
     return api.client.post(url, json=json_body(body, 1), headers=headers)
 
 

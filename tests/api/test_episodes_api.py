@@ -10,8 +10,9 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from tests import builders as b
-from tests.api.conftest import COMMAND_PATHS, assert_problem, auth, json_body
+from tests.support import builders as b
+from tests.support.commands import COMMANDS
+from tests.support.http import assert_problem, auth, json_body
 
 
 def test_a_full_episode_goes_through_every_command_and_reads_back(api):
@@ -19,17 +20,17 @@ def test_a_full_episode_goes_through_every_command_and_reads_back(api):
     episode_id = api.open()
     # when every command is posted, one day apart
     versions = []
-    for day, path in enumerate(COMMAND_PATHS, start=1):
-        response = api.command(episode_id, path, days=day)
-        assert response.status_code == 201, (path, response.text)
+    for day, case in enumerate(COMMANDS, start=1):
+        response = api.command(episode_id, case.path, days=day)
+        assert response.status_code == 201, (case.path, response.text)
         assert response.headers["etag"] == f'"{day + 1}"'
         versions.append(response.json()["version"])
     # then the state holds every entry, typed as sent
     response = api.get(f"/episodes/{episode_id}")
     assert response.status_code == 200
-    assert response.headers["etag"] == f'"{len(COMMAND_PATHS) + 1}"'
+    assert response.headers["etag"] == f'"{len(COMMANDS) + 1}"'
     state = response.json()
-    assert versions == list(range(2, len(COMMAND_PATHS) + 2))
+    assert versions == list(range(2, len(COMMANDS) + 2))
     assert state["status"] == "closed" and state["closure_reason"] == "resolved"
     assert state["pathway"] == ["spine_surgery", "pain_medicine"]
     assert state["biologics"][0]["volume_ml"] == 4.5
@@ -245,7 +246,7 @@ def test_an_unexpected_error_is_a_500_problem_whose_request_id_is_logged(
     def broken(*_args, **_kwargs):
         raise RuntimeError("SELECT secret FROM stored_events -- boom")
 
-    monkeypatch.setattr(api.client.app.state.services.episodes, "get_episode", broken)
+    monkeypatch.setattr(api.client.app.state.container.episodes, "get_episode", broken)
     with caplog.at_level(logging.ERROR, logger="care.api"):
         response = api.get(f"/episodes/{episode_id}")
     body = assert_problem(
@@ -346,8 +347,8 @@ def test_an_unknown_route_is_a_404_problem(api):
 
 def test_the_openapi_document_describes_every_command_with_its_schemas(api):
     document = api.client.get("/openapi.json").json()
-    for path in COMMAND_PATHS:
-        operation = document["paths"][f"/episodes/{{episode_id}}/{path}"]["post"]
+    for case in COMMANDS:
+        operation = document["paths"][f"/episodes/{{episode_id}}/{case.path}"]["post"]
         assert operation["summary"] and operation["description"]
         assert "requestBody" in operation
         assert "201" in operation["responses"]
@@ -378,10 +379,10 @@ def test_an_unreachable_store_is_a_503_problem_with_retry_after(api, monkeypatch
     def unreachable(*_args, **_kwargs):
         raise OperationalError("connection to server at 10.0.0.5 failed")
 
-    services = api.client.app.state.services
-    monkeypatch.setattr(services.episodes, "get_episode", unreachable)
+    container = api.client.app.state.container
+    monkeypatch.setattr(container.episodes, "get_episode", unreachable)
     response = api.get(f"/episodes/{episode_id}")
     assert_problem(response, 503, "store-unavailable")
     assert response.headers["retry-after"] == "5" and "10.0.0.5" not in response.text
-    monkeypatch.setattr(services.episodes.recorder, "max_notification_id", unreachable)
+    monkeypatch.setattr(container.episodes.recorder, "max_notification_id", unreachable)
     assert_problem(api.client.get("/readyz"), 503, "store-unavailable")

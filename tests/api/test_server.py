@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import builders as b
-from tests.api.conftest import auth, json_body, write_tokens_file
+from tests.support import builders as b
+from tests.support.http import auth, json_body, write_tokens_file
+from tests.support.postgres import DatabaseFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 32
@@ -28,20 +29,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
-    """`care-episodes serve --workers 2` on a fresh PostgreSQL database."""
+@pytest.fixture(scope="module")
+def server(
+    postgres_databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`care-episodes serve --workers 2` on a fresh PostgreSQL database, shared by
+    this module's tests (each writes to episodes of its own)."""
+    postgres_url = postgres_databases.take()
+    tokens = write_tokens_file(tmp_path_factory.mktemp("server") / "tokens.json")
     port = free_port()
     env = {
         **os.environ,
         "CARE_DATABASE_URL": postgres_url,
-        "CARE_AUTH_TOKENS_FILE": str(write_tokens_file(tmp_path / "tokens.json")),
+        "CARE_AUTH_TOKENS_FILE": str(tokens),
     }
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "infra.cli",
+            "infra.cli.main",
             "serve",
             "--port",
             str(port),
@@ -73,6 +79,7 @@ def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        postgres_databases.give_back(postgres_url)
 
 
 def fire(base: str, episode_id: str, headers: dict[str, str]) -> list[int]:

@@ -10,7 +10,7 @@ from domain.application import CareEpisodes
 from infra.eventstore import build_application
 from infra.projection import ReadModels
 from infra.settings import Settings
-from tests.integration import projection_support as ps
+from tests.support import projections as ps
 
 
 @pytest.fixture

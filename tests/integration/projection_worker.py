@@ -3,10 +3,11 @@
     python -m tests.integration.projection_worker DATABASE_URL MODE [N]
 
 MODE `catch-up` works until the store is read to its end and exits 0; `serve`
-works until SIGTERM; `project` runs `care-episodes project` on the test
-projections (settings from CARE_DATABASE_URL, as in production). Any other MODE is a kill point from KILL_POINTS: the worker
-catches up, but SIGKILLs itself the N-th time it passes that point. The points
-are patched in from here; production code has no fault injection.
+works until SIGTERM; `project` runs `care-episodes project` as production does: the
+deployment's projections, settings from the CARE_* environment (CARE_DATABASE_URL).
+Any other MODE is a kill point from KILL_POINTS: the worker catches up, but
+SIGKILLs itself the N-th time it passes that point. The points are patched in from
+here; production code has no fault injection.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from infra.eventstore import build_application
 from infra.projection import Engine
 from infra.projection.processing import BatchProcessor
 from infra.projection.tables import GenerationTables
-from infra.settings import Settings
-from tests.integration import projection_support as ps
+from infra.settings import Settings, load_settings
+from tests.support import projections as ps
 
 
 def die() -> None:
@@ -64,19 +65,14 @@ KILL_POINTS: dict[str, Callable[[int], None]] = {
 
 
 def project() -> None:
-    """`care-episodes project`, with the test projections registered."""
-    import typer
+    """`care-episodes project`, its settings read from the environment."""
+    from infra.cli import app as cli  # only this mode needs the CLI
 
-    from infra import cli_projections, services
-
-    services.projections_for = lambda _settings: ps.projections()
-    cli_projections.projections_for = services.projections_for
-    typer.run(cli_projections.project_command)
+    cli(["project"], obj=load_settings(), prog_name="care-episodes")
 
 
 def main(url: str, mode: str, n: int = 0) -> None:
     if mode == "project":
-        sys.argv = sys.argv[:1]
         project()
         return
     settings = Settings(database_url=url)

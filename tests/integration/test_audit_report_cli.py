@@ -7,38 +7,33 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
+from domain import commands as cmd
 from infra.cli import app as cli
-from infra.settings import get_settings
-from tests import builders as b
+from tests.support import builders as b
 
 
 @pytest.fixture
-def report(settings, monkeypatch):
+def report(settings):
     """Run `care-episodes audit report …` on the test store."""
-    monkeypatch.setenv("CARE_DATABASE_URL", settings.database_url)
-    get_settings.cache_clear()
-    yield lambda *args: CliRunner().invoke(cli, ["audit", "report", *args])
-    get_settings.cache_clear()
+    return lambda *args: CliRunner().invoke(
+        cli, ["audit", "report", *args], obj=settings
+    )
 
 
 def seed(app) -> None:
     """One episode round the loop (surgeon, ESI, surgeon) and one that is not."""
-    looped = app.open_episode(actor=b.SERVICE, occurred_at=b.at(0), **b.referral())
-    episode_id = looped.episode_id
-    app.receive_referral(
-        episode_id, actor=b.SERVICE, occurred_at=b.at(7), **b.further_referral()
-    )
-    app.perform_intervention(
-        episode_id, actor=b.SERVICE, occurred_at=b.at(14), **b.esi()
-    )
-    app.refer_to_surgery(
-        episode_id, actor=b.SERVICE, occurred_at=b.at(40), **b.surgery_referral()
-    )
-    app.open_episode(
-        actor=b.SERVICE,
-        occurred_at=b.at(1),
-        **b.referral(receiving_service="pain_medicine"),
-    )
+    opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral())
+    episode_id = app.handle(opening, actor=b.SERVICE).episode_id
+    loop = [
+        (cmd.ReceiveReferral, b.further_referral(), 7),
+        (cmd.PerformIntervention, b.esi(), 14),
+        (cmd.ReferToSurgery, b.surgery_referral(), 40),
+    ]
+    for command_type, body, days in loop:
+        command = b.command(command_type, episode_id, body, days=days)
+        app.handle(command, actor=b.SERVICE)
+    other = b.referral(receiving_service="pain_medicine")
+    app.handle(cmd.OpenEpisode(occurred_at=b.at(1), **other), actor=b.SERVICE)
 
 
 def test_the_report_prints_counts_per_rule_and_says_how_fresh_it_is(app, report):
@@ -55,6 +50,24 @@ def test_the_report_prints_counts_per_rule_and_says_how_fresh_it_is(app, report)
         "2",
         "1",
     ]  # episodes, flagged
+    # The looped episode's surgery referral follows one ESI and nothing else; both
+    # primary-care referrals went without a consult note back.
+    cells = [
+        [c.strip() for c in line.split("│")] for line in result.output.splitlines()
+    ]
+    flagged = {row[2]: row[4] for row in cells if len(row) > 4 and row[1] == "rule"}
+    assert flagged == {
+        "R1 surgeon_pain_surgeon_loop (high)": "1",
+        "R2 surgery_without_workup (high)": "1",
+        "R3 premature_surgery_referral (high)": "1",
+        "R4 injections_only_before_surgery (medium)": "1",
+        "R5 esi_frequency_exceeded (high)": "0",
+        "R6 repeat_esi_without_response (medium)": "0",
+        "R7 rfa_without_confirmed_block (high)": "0",
+        "R8 outcome_not_measured (medium)": "1",
+        "R9 red_flag_escalation_late (critical)": "0",
+        "R10 referral_loop_open (medium)": "2",
+    }
     assert "audit at position 5 of 5" in result.output
 
 

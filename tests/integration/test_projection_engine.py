@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import pytest
 
+from domain import commands as cmd
 from domain.application import CareEpisodes
 from infra.eventstore import build_application
 from infra.projection import Engine, ReadModels, start_in_background
 from infra.projection.processing import LostGenerationError, Track
 from infra.settings import Settings
-from tests import builders as b
-from tests.integration import projection_support as ps
+from tests.support import builders as b
+from tests.support import projections as ps
 
 
 def engine(store: CareEpisodes, settings: Settings, **options) -> Engine:
@@ -73,13 +74,14 @@ def test_the_tracked_position_is_the_last_event_read(store, settings, reads):
 
 def test_a_gap_in_positions_is_not_waited_on(store, settings, reads):
     # given positions burnt by failed inserts, one an idempotent retry's
-    episode = ps.open_episode(store, idempotency_key="open-1")
-    ps.open_episode(store, idempotency_key="open-1")
+    opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral())
+    first = store.handle(opening, actor=b.SERVICE, idempotency_key="open-1")
+    store.handle(opening, actor=b.SERVICE, idempotency_key="open-1")
     ps.burn_positions(store, 5)
     handle = start_in_background(store, settings, ps.projections(), ps.FAST)
     try:
         # when events are recorded after the gap
-        last = ps.add_events(store, episode, 3)
+        last = ps.add_events(store, first.episode_id, 3)
         # then the engine reaches them
         assert reads.wait_for("event_log", last, ps.WAIT_S)
         assert reads.wait_for("episode_activity", last, ps.WAIT_S)

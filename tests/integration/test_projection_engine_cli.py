@@ -1,65 +1,95 @@
-"""`care-episodes projections status | rebuild | retry` on SQLite and PostgreSQL."""
+"""`care-episodes projections status | rebuild | retry` on SQLite and PostgreSQL.
+
+The commands run on the projections the deployment registers (infra.catalog), as
+in production. To fail one, a test's own engine runs the referral audit with a
+handler that cannot take one patient's referral (as a deployed bug would).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from infra import cli_projections
+from domain.events import EpisodeEvent
+from infra.bootstrap import Container, bootstrap
+from infra.cli import app as cli
 from infra.projection import Engine
-from infra.settings import get_settings
-from tests.integration import projection_support as ps
+from projections.base import Handled, Projection, State
+from projections.referral_audit import ReferralAuditProjection
+from tests.support import projections as ps
+from tests.support.fold import expected_views
 
-cli = typer.Typer()
-cli.add_typer(cli_projections.projections_app, name="projections")
+AUDIT = ReferralAuditProjection.name
+
+
+class FragileAudit(ReferralAuditProjection):
+    """The referral audit, except that it cannot handle one patient's referral."""
+
+    def handle(
+        self, state: State | None, event: EpisodeEvent, position: int
+    ) -> Handled:
+        if getattr(event, "patient_id", None) == ps.POISON:
+            raise ValueError("cannot audit this referral")
+        return super().handle(state, event, position)
 
 
 @pytest.fixture
-def run(settings, monkeypatch):
-    """Invoke `care-episodes projections …` on the test store and projections."""
-    monkeypatch.setenv("CARE_DATABASE_URL", settings.database_url)
-    monkeypatch.setattr(
-        cli_projections,
-        "projections_for",
-        lambda _settings: [*ps.projections(), ps.FragileLog()],
-    )
-    get_settings.cache_clear()
-    yield lambda *args: CliRunner().invoke(cli, ["projections", *args])
-    get_settings.cache_clear()
+def deployed(settings) -> Iterator[Container]:
+    """The store as a process of the deployment opens it: its projections and views."""
+    with bootstrap(settings) as container:
+        yield container
 
 
-def caught_up(store, settings) -> None:
-    worker = Engine(store, settings, [*ps.projections(), ps.FragileLog()], ps.FAST)
+@pytest.fixture
+def run(settings):
+    """Invoke `care-episodes projections …` on the test store."""
+    return lambda *args: CliRunner().invoke(cli, ["projections", *args], obj=settings)
+
+
+def caught_up(store, settings, projections: Sequence[Projection]) -> None:
+    worker = Engine(store, settings, projections, ps.FAST)
     worker.catch_up()
     worker.close()
 
 
-def test_status_lists_each_projection_with_its_lag_and_last_error(store, settings, run):
+def fragile(deployed: Container) -> FragileAudit:
+    audit = deployed.projection(AUDIT)
+    assert isinstance(audit, ReferralAuditProjection)
+    return FragileAudit(audit.rules)
+
+
+def test_status_lists_each_projection_with_its_lag_and_last_error(
+    store, settings, deployed, run
+):
     poison = ps.poisoned_store(store)
-    caught_up(store, settings)
+    caught_up(store, settings, [fragile(deployed)])
 
     result = run("status")
 
     assert result.exit_code == 0, result.output
-    for name in ("episode_activity", "event_log", "fragile_log"):
-        assert name in result.output
+    for projection in deployed.projections:
+        assert projection.name in result.output
     assert "failed" in result.output
     assert f"last error at position {poison}" in result.output
 
 
-def test_rebuild_switches_to_a_new_generation_and_says_so(store, settings, run, reads):
+def test_rebuild_switches_to_a_new_generation_and_says_so(
+    store, settings, deployed, run
+):
     ps.seed(store, episodes=3)
-    caught_up(store, settings)
+    caught_up(store, settings, deployed.projections)
 
-    result = run("rebuild", "event_log")
+    result = run("rebuild", AUDIT)
 
     assert result.exit_code == 0, result.output
     head = store.recorder.max_notification_id()
-    assert f"event_log: generation 2 (version 1) now serves, at position {head}" in (
+    assert f"{AUDIT}: generation 2 (version 1) now serves, at position {head}" in (
         result.output
     )
-    ps.assert_views_match_a_fold(store, reads)
+    audit = deployed.projection(AUDIT)
+    assert ps.actual_views(deployed.read_models, audit) == expected_views(store, audit)
 
 
 def test_rebuild_of_an_unknown_projection_names_the_known_ones(store, run):
@@ -67,15 +97,22 @@ def test_rebuild_of_an_unknown_projection_names_the_known_ones(store, run):
 
     assert result.exit_code == 2
     assert "no projection 'nope'" in result.output
-    assert "event_log" in result.output
+    assert AUDIT in result.output
 
 
-def test_retry_lets_a_failed_projection_resume(store, settings, run):
+def test_retry_lets_a_failed_projection_resume(store, settings, deployed, run):
+    # given the audit stopped at a referral its handler could not take
     ps.poisoned_store(store)
-    caught_up(store, settings)
-
-    result = run("retry", "fragile_log")
-
+    caught_up(store, settings, [fragile(deployed)])
+    # when it is retried
+    result = run("retry", AUDIT)
+    # then it says so, and the deployed handler resumes from the failed event
     assert result.exit_code == 0, result.output
     assert "resumes from the failed event" in result.output
-    assert "not failed" in run("retry", "event_log").output
+    caught_up(store, settings, deployed.projections)
+    audit = deployed.projection(AUDIT)
+    [status] = [s for s in deployed.read_models.status() if s.name == AUDIT]
+    assert status.state != "failed"
+    assert status.position == store.recorder.max_notification_id()
+    assert ps.actual_views(deployed.read_models, audit) == expected_views(store, audit)
+    assert "not failed" in run("retry", AUDIT).output

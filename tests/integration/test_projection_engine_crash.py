@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
-import subprocess
 
 import pytest
 
 from infra.projection import Engine, ReadModels, rebuild
 from infra.settings import Settings
-from tests.integration import projection_support as ps
+from tests.support import projections as ps
 
 BATCH = ps.FAST.batch_size
 
 
+# Workers are forked from a server process that has imported the worker module
+# once (and opened nothing), so each is a fresh process without the cost of
+# starting Python and importing the service again.
+WORKERS = multiprocessing.get_context("forkserver")
+WORKERS.set_forkserver_preload(["tests.integration.projection_worker"])
+
+
 def run_worker(settings: Settings, mode: str, n: int = 0) -> int:
-    """Run the worker script to its end (or its death); its return code."""
-    done = subprocess.run(
-        ps.worker_command(settings, mode, str(n)),
-        cwd=ps.ROOT,
-        capture_output=True,
-        timeout=60,
-        check=False,
+    """Run a worker process to its end (or its death); its exit code."""
+    from tests.integration import projection_worker
+
+    worker = WORKERS.Process(
+        target=projection_worker.main, args=(settings.database_url, mode, n)
     )
-    return done.returncode
+    worker.start()
+    worker.join(timeout=60)
+    if worker.exitcode is None:
+        worker.kill()
+        worker.join()
+        pytest.fail(f"the {mode} worker did not end within 60 s")
+    return worker.exitcode
 
 
 # (kill point, n-th pass, batches committed before the kill). Batch 3 is hit at

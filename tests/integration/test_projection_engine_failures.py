@@ -8,7 +8,8 @@ from domain.events import EpisodeEvent
 from infra.database import Database
 from infra.projection import Engine, ReadModels, retry, start_in_background
 from projections.base import Handled, Put, State
-from tests.integration import projection_support as ps
+from tests.support import projections as ps
+from tests.support.fold import expected_views
 
 
 class BadColumnLog(ps.EventLog):
@@ -61,7 +62,7 @@ def test_other_projections_go_on_past_a_failing_one(store, settings):
     [activity] = reads.status()
     assert activity.state in ("active", "standby")
     assert activity.lag_events == 0
-    assert ps.actual_views(reads, ps.EpisodeActivity()) == ps.expected_views(
+    assert ps.actual_views(reads, ps.EpisodeActivity()) == expected_views(
         store, ps.EpisodeActivity()
     )
 
@@ -80,9 +81,7 @@ def test_a_fixed_projection_resumes_from_the_failed_event_after_a_restart(
     fixed.close()
     # then the view is as if it had never failed
     reads = ReadModels(store, [ps.FixedLog()])
-    assert ps.actual_views(reads, ps.FixedLog()) == ps.expected_views(
-        store, ps.FixedLog()
-    )
+    assert ps.actual_views(reads, ps.FixedLog()) == expected_views(store, ps.FixedLog())
     [status] = reads.status()
     assert status.state != "failed"
     assert status.position == store.recorder.max_notification_id()
@@ -103,7 +102,7 @@ def test_retry_lets_a_running_engine_resume_from_the_failed_event(store, setting
     finally:
         ps.FragileLog.broken = True
         handle.stop()
-    assert ps.actual_views(reads, ps.FragileLog()) == ps.expected_views(
+    assert ps.actual_views(reads, ps.FragileLog()) == expected_views(
         store, ps.FixedLog()
     )
 
@@ -161,6 +160,6 @@ def test_a_batch_the_database_refuses_fails_only_the_projection_that_wrote_it(
     assert log_status.error_position == log_status.position + 1
     assert "IntegrityError writing the batch" in (log_status.last_error or "")
     assert activity.lag_events == 0
-    assert ps.actual_views(reads, ps.EpisodeActivity()) == ps.expected_views(
+    assert ps.actual_views(reads, ps.EpisodeActivity()) == expected_views(
         store, ps.EpisodeActivity()
     )

@@ -19,7 +19,8 @@ from infra.projection import (
 )
 from infra.projection.registry import Registry
 from projections.base import Column, Handled, Put, State, Table
-from tests.integration import projection_support as ps
+from tests.support import projections as ps
+from tests.support.fold import expected_views
 
 
 class EventLogV2(ps.EventLog):
@@ -177,7 +178,7 @@ def test_a_new_version_is_built_beside_the_serving_one_then_switched_to(
     v2.close()
     assert live_generations(store, "event_log") == [(2, "serving")]
     v2_reads = ReadModels(store, [EventLogV2()])
-    assert ps.actual_views(v2_reads, EventLogV2()) == ps.expected_views(
+    assert ps.actual_views(v2_reads, EventLogV2()) == expected_views(
         store, EventLogV2()
     )
 
@@ -210,9 +211,7 @@ def test_a_rebuild_that_fails_leaves_the_serving_generation_in_place(store, sett
         rebuild(store, settings, ps.FragileLog(), options=ps.FAST)
     # then the old generation still serves, and the failure is reported
     reads = ReadModels(store, [ps.FixedLog()])
-    assert ps.actual_views(reads, ps.FixedLog()) == ps.expected_views(
-        store, ps.FixedLog()
-    )
+    assert ps.actual_views(reads, ps.FixedLog()) == expected_views(store, ps.FixedLog())
     [status] = reads.status()
     assert (status.generation, status.state, status.rebuild_generation) == (
         1,

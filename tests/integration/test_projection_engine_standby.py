@@ -8,10 +8,11 @@ import signal
 import subprocess
 import time
 
+from infra.catalog import build_projections
 from infra.database import Database
 from infra.projection import EngineHandle, ReadModels, start_in_background
 from infra.projection.locks import ADVISORY_NAMESPACE, FileLocks
-from tests.integration import projection_support as ps
+from tests.support import projections as ps
 
 
 def eventually(condition, timeout_s: float = ps.WAIT_S) -> bool:
@@ -29,9 +30,9 @@ def workers(reads: ReadModels) -> set[str | None]:
 
 
 def held_by_process(reads: ReadModels, pid: int) -> bool:
-    """Whether every test projection is held by a worker of process `pid`."""
+    """Whether every projection `reads` knows is held by a worker of process `pid`."""
     held = [s.worker or "" for s in reads.status()]
-    return len(held) == 2 and all(f":{pid}:" in w for w in held)
+    return len(held) == len(reads.projections) and all(f":{pid}:" in w for w in held)
 
 
 def test_a_second_worker_stands_by_while_the_first_is_active(store, settings, reads):
@@ -106,8 +107,9 @@ def test_the_standby_takes_over_when_the_active_process_is_killed(
     ps.assert_views_match_a_fold(store, reads)
 
 
-def test_the_project_command_stops_cleanly_on_sigterm(store, settings, reads):
-    # given `care-episodes project` working on the store
+def test_the_project_command_stops_cleanly_on_sigterm(store, settings):
+    # given `care-episodes project` working on the store, on the deployment's projections
+    reads = ReadModels(store, build_projections(settings))
     worker = subprocess.Popen(
         ps.worker_command(settings, "project"),
         cwd=ps.ROOT,

@@ -5,28 +5,33 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from domain import commands as cmd
 from domain.application import CareEpisodes
 from infra.cli import app as cli
 from infra.database import Database
 from infra.verify import load_heads, save_heads, verify_store
-from tests import builders as b
+from tests.support import builders as b
+
+
+def open_episode(app: CareEpisodes, **overrides):
+    opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral(**overrides))
+    return app.handle(opening, actor=b.SERVICE).episode_id
 
 
 @pytest.fixture
 def episode_id(app: CareEpisodes):
     """An episode of four events, beside another untouched one."""
-    result = app.open_episode(actor=b.SERVICE, occurred_at=b.at(0), **b.referral())
-    for day, body in enumerate([b.mri(), b.outcome(), b.consult_note()], start=1):
-        method = {0: "record_diagnostic", 1: "record_outcome", 2: "send_consult_note"}[
-            day - 1
-        ]
-        getattr(app, method)(
-            result.episode_id, actor=b.SERVICE, occurred_at=b.at(day), **body
-        )
-    app.open_episode(
-        actor=b.SERVICE, occurred_at=b.at(0), **b.referral(patient_id="pt-2")
-    )
-    return result.episode_id
+    episode_id = open_episode(app)
+    later = [
+        (cmd.RecordDiagnostic, b.mri()),
+        (cmd.RecordOutcome, b.outcome()),
+        (cmd.SendConsultNote, b.consult_note()),
+    ]
+    for day, (command_type, body) in enumerate(later, start=1):
+        command = b.command(command_type, episode_id, body, days=day)
+        app.handle(command, actor=b.SERVICE)
+    open_episode(app, patient_id="pt-2")
+    return episode_id
 
 
 def tamper(app: CareEpisodes, statement: str, *params) -> None:
@@ -131,31 +136,23 @@ def test_saved_heads_still_verify_after_new_events_are_appended(
 ):
     heads_file = tmp_path / "heads.json"
     save_heads(verify_store(app), heads_file)
-    app.close_episode(episode_id, actor=b.SERVICE, occurred_at=b.at(9), **b.closure())
+    closing = b.command(cmd.CloseEpisode, episode_id, b.closure(), days=9)
+    app.handle(closing, actor=b.SERVICE)
     report = verify_store(app, load_heads(heads_file))
     assert report.ok and report.heads[str(episode_id)][0] == 5
 
 
-def test_the_verify_command_exits_non_zero_on_tampering(
-    app, episode_id, settings, monkeypatch
-):
-    monkeypatch.setenv("CARE_DATABASE_URL", settings.database_url)
-    from infra.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        passed = runner.invoke(cli, ["verify"])
-        assert passed.exit_code == 0, passed.output
-        assert "verified 5 events in 2 episodes: OK" in passed.output
-        tamper(
-            app,
-            "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 3",
-            key(app, episode_id),
-        )
-        failed = runner.invoke(cli, ["verify"])
-        assert failed.exit_code == 1
-        assert f"REMOVED    episode {episode_id} version 3" in failed.output
-        assert "chain-heads digest:" in failed.output
-    finally:
-        get_settings.cache_clear()
+def test_the_verify_command_exits_non_zero_on_tampering(app, episode_id, settings):
+    runner = CliRunner()
+    passed = runner.invoke(cli, ["verify"], obj=settings)
+    assert passed.exit_code == 0, passed.output
+    assert "verified 5 events in 2 episodes: OK" in passed.output
+    tamper(
+        app,
+        "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 3",
+        key(app, episode_id),
+    )
+    failed = runner.invoke(cli, ["verify"], obj=settings)
+    assert failed.exit_code == 1
+    assert f"REMOVED    episode {episode_id} version 3" in failed.output
+    assert "chain-heads digest:" in failed.output

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests import builders as b
-from tests.unit.audit_support import findings, red_flag_then_urgent_referral, referred
+from domain import commands as cmd
+from tests.support import builders as b
+from tests.unit.audit_support import (
+    findings,
+    fired,
+    red_flag_then_urgent_referral,
+    referred,
+)
 
 
 def day(n: int):
@@ -21,7 +27,7 @@ def with_care(episode, started: int, ended: int | None, recorded: int, **overrid
         ended_on=None if ended is None else day(ended),
         **overrides,
     )
-    return b.record(episode, "record_conservative_care", body, days=recorded)
+    return b.record(episode, cmd.RecordConservativeCare, body, days=recorded)
 
 
 def test_r3_fires_after_5_weeks_6_days_of_conservative_care():
@@ -47,7 +53,8 @@ def test_r3_counts_overlapping_courses_once():
     # when
     referred(episode, days=50)
     # then 41 distinct days, not 55
-    assert "5 weeks 6 days" in findings(episode, "R3")[0]["detail"]
+    [finding] = findings(episode, "R3")
+    assert "5 weeks 6 days" in finding["detail"]
 
 
 @pytest.mark.parametrize(("recorded", "fires"), [(42, True), (43, False)])
@@ -55,26 +62,29 @@ def test_r3_counts_an_open_ended_course_up_to_the_day_it_was_recorded(recorded, 
     episode = with_care(b.opened_episode(), started=1, ended=None, recorded=recorded)
     referred(episode, days=50)
 
-    assert bool(findings(episode, "R3")) is fires
+    # no imaging before the referral (R2), no consult note to primary care (R10)
+    assert fired(episode) == ({"R2", "R3", "R10"} if fires else {"R2", "R10"})
 
 
 def test_r3_counts_no_care_after_the_referral():
     episode = with_care(b.opened_episode(), started=1, ended=60, recorded=70)
     referred(episode, days=30)
 
-    assert "4 weeks 1 day" in findings(episode, "R3")[0]["detail"]
+    [finding] = findings(episode, "R3")
+    assert "4 weeks 1 day" in finding["detail"]
 
 
 def test_r3_counts_a_planned_end_date_only_up_to_the_day_the_course_was_recorded():
     episode = with_care(b.opened_episode(), started=1, ended=60, recorded=30)
     referred(episode, days=70)
 
-    assert "4 weeks 1 day " in findings(episode, "R3")[0]["detail"]
+    [finding] = findings(episode, "R3")
+    assert "4 weeks 1 day " in finding["detail"]
 
 
 def test_r3_is_not_fired_by_an_elective_referral_after_a_red_flag():
     episode = b.opened_episode()
-    b.record(episode, "screen_red_flags", b.screening(flags=["malignancy"]), days=5)
+    b.record(episode, cmd.ScreenRedFlags, b.screening(flags=["malignancy"]), days=5)
     referred(episode, days=10)
 
     assert findings(episode, "R3") == []
@@ -82,9 +92,9 @@ def test_r3_is_not_fired_by_an_elective_referral_after_a_red_flag():
 
 def test_r3_fires_when_the_red_flag_was_found_only_after_the_referral():
     episode = referred(b.opened_episode(), days=10)
-    b.record(episode, "screen_red_flags", b.screening(flags=["fracture"]), days=20)
+    b.record(episode, cmd.ScreenRedFlags, b.screening(flags=["fracture"]), days=20)
 
-    assert findings(episode, "R3")
+    assert fired(episode) == {"R2", "R3", "R10"}
 
 
 def test_r3_is_exempt_once_the_red_flag_brings_an_urgent_surgery_referral():
@@ -99,9 +109,9 @@ def test_r3_is_exempt_once_the_red_flag_brings_an_urgent_surgery_referral():
 
 def injected_then_referred(**plan_overrides):
     episode = b.opened_episode()
-    b.record(episode, "perform_intervention", b.esi(), days=14)
+    b.record(episode, cmd.PerformIntervention, b.esi(), days=14)
     if plan_overrides:
-        b.record(episode, "plan_treatment", b.plan(**plan_overrides), days=20)
+        b.record(episode, cmd.PlanTreatment, b.plan(**plan_overrides), days=20)
     return referred(episode)
 
 
@@ -114,7 +124,7 @@ def test_r4_fires_when_injections_were_the_only_treatment_before_surgery():
 
 def test_r4_is_not_fired_after_a_single_documented_day_of_conservative_care():
     episode = with_care(b.opened_episode(), started=1, ended=2, recorded=2)
-    b.record(episode, "perform_intervention", b.esi(), days=14)
+    b.record(episode, cmd.PerformIntervention, b.esi(), days=14)
     referred(episode)
 
     assert findings(episode, "R4") == []
@@ -127,13 +137,15 @@ def test_r4_is_not_fired_after_a_single_documented_day_of_conservative_care():
 def test_r4_a_plan_opens_the_regenerative_door_only_by_offering_it(option, fires):
     episode = injected_then_referred(regenerative_option=option)
 
-    assert bool(findings(episode, "R4")) is fires
+    # an ESI after a surgeon visit, no workup, care or note: R1-R3, R8 and R10 stand
+    others = {"R1", "R2", "R3", "R8", "R10"}
+    assert fired(episode) == (others | {"R4"} if fires else others)
 
 
 def test_r4_is_not_fired_after_a_biologic():
     episode = b.opened_episode()
-    b.record(episode, "administer_biologic", b.prp(), days=10)
-    b.record(episode, "perform_intervention", b.esi(), days=14)
+    b.record(episode, cmd.AdministerBiologic, b.prp(), days=10)
+    b.record(episode, cmd.PerformIntervention, b.esi(), days=14)
     referred(episode)
 
     assert findings(episode, "R4") == []

@@ -1,19 +1,18 @@
-"""Command bodies for tests: sensible clinical defaults, overridable per test."""
+"""Command bodies for tests (sensible clinical defaults, overridable per test), and
+in-memory episodes driven by typed commands."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from domain import commands as cmd
+from domain.application import DECISIONS
 from domain.episode import CareEpisode
-from domain.events import EpisodeEvent
+from domain.reading import EpisodeReading, read_episode
 from domain.values import Actor, Envelope, PrincipalRole
-from projections.base import Change, Projection, Put, State
-
-__all__ = ["Envelope"]
 
 # Clinic time starts here; every test event happens days after it, in the past.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -24,19 +23,6 @@ CLINICIAN = Actor("clin-ana", PrincipalRole.CLINICIAN)
 def at(days: float = 0, hours: float = 0) -> datetime:
     """A clinical time `days` (and `hours`) after T0."""
     return T0 + timedelta(days=days, hours=hours)
-
-
-def envelope(
-    occurred_at: datetime | None = None,
-    *,
-    actor: Actor = SERVICE,
-    now: datetime | None = None,
-) -> Envelope:
-    return Envelope(
-        actor=actor,
-        occurred_at=occurred_at or at(0),
-        now=now or datetime.now(UTC),
-    )
 
 
 def referral(**overrides: Any) -> dict[str, Any]:
@@ -170,24 +156,6 @@ def closure(**overrides: Any) -> dict[str, Any]:
     return {"reason": "resolved", **overrides}
 
 
-# Every command after the opening one: (aggregate/application method, body builder,
-# the event it records).
-COMMANDS = [
-    ("receive_referral", further_referral, "ReferralReceived"),
-    ("screen_red_flags", screening, "RedFlagsScreened"),
-    ("record_diagnostic", mri, "DiagnosticCompleted"),
-    ("record_conservative_care", conservative_care, "ConservativeCareRecorded"),
-    ("plan_treatment", plan, "TreatmentPlanned"),
-    ("perform_intervention", esi, "InterventionPerformed"),
-    ("administer_biologic", prp, "BiologicAdministered"),
-    ("record_outcome", outcome, "OutcomeRecorded"),
-    ("refer_to_surgery", surgery_referral, "SurgeryReferred"),
-    ("send_consult_note", consult_note, "ConsultNoteSent"),
-    ("assign_clinician", assignment, "ClinicianAssigned"),
-    ("close", closure, "EpisodeClosed"),
-]
-
-
 def rfa(**overrides: Any) -> dict[str, Any]:
     """POST /interventions: radiofrequency ablation of the L4-L5 medial branches."""
     return esi(
@@ -201,67 +169,43 @@ def rfa(**overrides: Any) -> dict[str, Any]:
 
 
 def opened_episode(**overrides: Any) -> CareEpisode:
-    """An episode opened at T0 by `referral(**overrides)`."""
-    return CareEpisode.open(
-        uuid4(), envelope(at(0), now=at(0)), **referral(**overrides)
-    )
+    """An episode opened at T0 by `referral(**overrides)`, in memory."""
+    opening = cmd.OpenEpisode(occurred_at=at(0), **referral(**overrides))
+    return CareEpisode.open(uuid4(), Envelope(SERVICE, now=at(0)), opening)
+
+
+def command(
+    command_type: type[cmd.EpisodeCommand],
+    episode_id: UUID,
+    body: dict[str, Any],
+    days: float = 0,
+    hours: float = 0,
+) -> cmd.EpisodeCommand:
+    """A typed command on an episode, at clinical time at(days, hours)."""
+    return command_type(episode_id=episode_id, occurred_at=at(days, hours), **body)
 
 
 def record(
-    episode: CareEpisode, command: str, body: dict, days: float = 0, hours: float = 0
+    episode: CareEpisode,
+    command_type: type[cmd.EpisodeCommand],
+    body: dict[str, Any],
+    days: float = 0,
+    hours: float = 0,
+    *,
+    actor: Actor = SERVICE,
 ) -> CareEpisode:
-    """Run `command` at clinical time at(days, hours), whatever today's date is."""
+    """Decide a command on an in-memory episode at clinical time at(days, hours),
+    whatever today's date is."""
     when = at(days, hours)
-    getattr(episode, command)(envelope(when, now=when), **body)
+    decide = DECISIONS[command_type]
+    decide(
+        episode,
+        Envelope(actor, now=when),
+        command(command_type, episode.id, body, days, hours),
+    )
     return episode
 
 
-def handle_all(
-    projection: Projection,
-    events: Iterable[EpisodeEvent],
-    state: State | None = None,
-    first_position: int = 1,
-) -> tuple[State | None, list[Change]]:
-    """One episode's events through a projection's handler: last state, every change."""
-    changes: list[Change] = []
-    for position, event in enumerate(events, start=first_position):
-        if type(event).__name__ in projection.handles:
-            handled = projection.handle(state, event, position)
-            state = handled.state
-            changes.extend(handled.changes)
-    return state, changes
-
-
-def apply_changes(
-    views: dict[str, dict[tuple, dict]],
-    projection: Projection,
-    changes: Iterable[Change],
-) -> dict[str, dict[tuple, dict]]:
-    """Apply view changes to in-memory tables, keyed as the projection declares them."""
-    tables = {table.name: table for table in projection.tables}
-    for change in changes:
-        rows = views.setdefault(change.table, {})
-        if isinstance(change, Put):
-            key = tuple(change.row[name] for name in tables[change.table].key)
-            rows[key] = dict(change.row)
-        else:
-            for key, row in list(rows.items()):
-                if all(row[name] == value for name, value in change.match.items()):
-                    del rows[key]
-    return views
-
-
-def project(
-    projection: Projection, *episodes: CareEpisode
-) -> dict[str, dict[tuple, dict]]:
-    """In-memory views after each episode's uncollected events ran through a projection."""
-    views: dict[str, dict[tuple, dict]] = {
-        table.name: {} for table in projection.tables
-    }
-    position = 1
-    for episode in episodes:
-        events = list(episode.pending_events)
-        _, changes = handle_all(projection, events, first_position=position)
-        apply_changes(views, projection, changes)
-        position += len(events)
-    return views
+def read(episode: CareEpisode) -> EpisodeReading:
+    """The in-memory episode as a reader sees it (a fold of its uncollected events)."""
+    return read_episode(episode.pending_events)  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from typing import Annotated
@@ -12,20 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from infra.eventstore import build_application
-from infra.projection import (
-    Engine,
-    EngineOptions,
-    ReadModels,
-    RebuildFailedError,
-    rebuild,
-    retry,
-)
-from infra.services import open_services, projections_for
-from infra.settings import get_settings
+from infra.bootstrap import Container, bootstrap
+from infra.cli.context import settings_of
+from infra.logs import configure_logging
+from infra.projection import EngineOptions, RebuildFailedError, rebuild, retry
 from projections.base import Projection
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 projections_app = typer.Typer(
     help="Projections: status, zero-downtime rebuilds, retries after a failure.",
@@ -35,6 +25,7 @@ projections_app = typer.Typer(
 
 
 def project_command(
+    ctx: typer.Context,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -53,11 +44,11 @@ def project_command(
     ] = None,
 ) -> None:
     """Run the projection engine in the foreground until SIGTERM or Ctrl-C."""
-    settings = get_settings()
+    settings = settings_of(ctx)
     if settings.backend == "memory":
         typer.echo("care-episodes: a memory:// store cannot be shared", err=True)
         raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -65,28 +56,23 @@ def project_command(
         batch_size=batch_size or settings.projection_batch_size,
         poll_interval_s=poll_interval or settings.projection_poll_interval,
     )
-    services = open_services(settings)
-    try:
-        projections = services.projections
-        engine = Engine(services.episodes, settings, projections, options)
+    with bootstrap(settings) as container:
+        engine = container.engine(options)
         typer.echo(
-            f"projecting {len(projections)} projection(s) on the {settings.backend} "
-            f"store as worker {engine.worker_id}"
+            f"projecting {len(container.projections)} projection(s) on the "
+            f"{settings.backend} store as worker {engine.worker_id}"
         )
         engine.run(stop)
-    finally:
-        services.close()
     typer.echo("projection worker stopped")
 
 
 @projections_app.command("status")
-def status_command() -> None:
+def status_command(ctx: typer.Context) -> None:
     """Each projection's position, head, lag, state and last error."""
-    settings = get_settings()
-    with build_application(settings) as app:
-        statuses = ReadModels(app, projections_for(settings)).status()
+    with bootstrap(settings_of(ctx)) as container:
+        statuses = container.read_models.status()
     if not statuses:
-        typer.echo("no projections registered (projections/registry.py)")
+        typer.echo("no projections registered (infra/catalog.py)")
         return
     table = Table()
     table.add_column("projection", no_wrap=True)
@@ -119,23 +105,28 @@ def status_command() -> None:
 
 @projections_app.command("rebuild")
 def rebuild_command(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="the projection to rebuild")],
 ) -> None:
     """Build NAME anew into new tables while the current ones serve, then switch."""
-    projection = _projection(name)
-    settings = get_settings()
+    settings = settings_of(ctx)
     with (
-        build_application(settings) as app,
+        bootstrap(settings) as container,
         Progress(
             "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
         ) as progress,
     ):
+        projection = _projection(container, name)
         task = progress.add_task(f"rebuilding {name}", total=None)
         try:
             gen = rebuild(
-                app,
+                container.episodes,
                 settings,
                 projection,
+                options=EngineOptions(
+                    batch_size=settings.projection_batch_size,
+                    poll_interval_s=settings.projection_poll_interval,
+                ),
                 on_progress=lambda done, head: progress.update(
                     task, completed=done, total=max(head, done)
                 ),
@@ -152,22 +143,22 @@ def rebuild_command(
 
 @projections_app.command("retry")
 def retry_command(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="the failed projection")],
 ) -> None:
     """Let a failed projection resume from the event that failed."""
-    _projection(name)
-    with build_application(get_settings()) as app:
-        resumed = retry(app, name)
+    with bootstrap(settings_of(ctx)) as container:
+        _projection(container, name)
+        resumed = retry(container.episodes, name)
     if resumed:
         typer.echo(f"{name}: resumes from the failed event at the next poll")
     else:
         typer.echo(f"{name}: not failed; nothing to retry")
 
 
-def _projection(name: str) -> Projection:
-    projections = {p.name: p for p in projections_for(get_settings())}
-    if name not in projections:
-        known = ", ".join(sorted(projections)) or "none"
-        typer.echo(f"care-episodes: no projection {name!r} (known: {known})", err=True)
-        raise typer.Exit(2)
-    return projections[name]
+def _projection(container: Container, name: str) -> Projection:
+    try:
+        return container.projection(name)
+    except KeyError as error:
+        typer.echo(f"care-episodes: {error.args[0]}", err=True)
+        raise typer.Exit(2) from None

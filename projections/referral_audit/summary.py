@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from projections.referral_audit_findings import RULES, Severity, is_due
-from projections.referral_audit_metrics import metrics_as_of
-from projections.referral_audit_ruleset import RULES_V1, AuditRules
+from projections.referral_audit.findings import RULES, Severity, is_due
+from projections.referral_audit.metrics import metrics_as_of
+from projections.referral_audit.parameters import RULES_V1, AuditRules
 
 Row = Mapping[str, Any]
 RULE_ORDER = {rule.id: index for index, rule in enumerate(RULES)}

@@ -13,6 +13,8 @@ from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
+from projections.clinical.parameters import Mcid
+
 # DOMAIN.md speaks in months; the audit counts them as whole weeks of days.
 THREE_MONTHS = timedelta(days=91)
 SIX_MONTHS = timedelta(days=182)
@@ -35,15 +37,6 @@ PAYER_BLOCKS = BlockProfile("payer", 80, 2, None)
 # EBI guidance applies it, and DOMAIN.md: one block >= 50 % within 6 months.
 NHS_BLOCKS = BlockProfile("nhs", 50, 1, SIX_MONTHS)
 BLOCK_PROFILES = {profile.name: profile for profile in (PAYER_BLOCKS, NHS_BLOCKS)}
-
-
-@dataclass(frozen=True)
-class Mcid:
-    """A minimal clinically important improvement on one outcome instrument."""
-
-    points: Decimal
-    percent: Decimal | None
-    higher_is_better: bool
 
 
 @dataclass(frozen=True)

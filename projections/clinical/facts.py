@@ -1,4 +1,5 @@
-"""What the referral-loop audit keeps per episode: the clinical facts of each event.
+"""The clinical facts of an episode, kept per episode by the read models that reason
+about its pathway (audit, feed, worklist, quality measures).
 
 Each fact is a dict with the event's `version` and clinical time `at`
 (occurred_at), appended in arrival order. Clinics record late, so arrival order is
@@ -21,6 +22,7 @@ Facts = dict[str, list[dict[str, Any]]]
 FACT_LISTS = (
     "referrals",
     "red_flags",
+    "screenings",
     "diagnostics",
     "conservative_care",
     "plans",
@@ -60,8 +62,9 @@ def recorded(state: State, event: ev.EpisodeEvent, position: int) -> State:
     if isinstance(event, ev.EpisodeClosed):
         new_state["closed"] = {**stamp, "reason": plain(event.reason)}
         return new_state
-    for name, facts in _FACTS[type(event).__name__](event).items():
-        new_state[name] = [*state[name], *({**stamp, **fact} for fact in facts)]
+    for name, facts in _FACTS[type(event)](event).items():
+        # .get: states stored before a list existed (a rebuild fills it in).
+        new_state[name] = [*state.get(name, ()), *({**stamp, **fact} for fact in facts)]
     return new_state
 
 
@@ -81,10 +84,12 @@ def _referral(event: ev.ReferralReceived) -> Facts:
 
 
 def _screen(event: ev.RedFlagsScreened) -> Facts:
+    # A screening speaks of every flag: those it lists stand, the others are ruled
+    # out (DOMAIN v2 "Red flag standing"), so it is kept even when it lists none.
+    flags = [plain(flag) for flag in event.flags]
     return {
-        "red_flags": [
-            {"flag": plain(flag), "source": "screening"} for flag in event.flags
-        ]
+        "red_flags": [{"flag": flag, "source": "screening"} for flag in flags],
+        "screenings": [{"flags": flags, "disposition": plain(event.disposition)}],
     }
 
 
@@ -149,18 +154,18 @@ def _consult_note(event: ev.ConsultNoteSent) -> Facts:
     return {"consult_notes": [{"to": event.to_physician_id}]}
 
 
-_FACTS: dict[str, Callable[[Any], Facts]] = {
-    "ReferralReceived": _referral,
-    "RedFlagsScreened": _screen,
-    "DiagnosticCompleted": _diagnostic,
-    "ConservativeCareRecorded": _conservative_care,
-    "TreatmentPlanned": _plan,
-    "InterventionPerformed": _intervention,
-    "BiologicAdministered": _biologic,
-    "OutcomeRecorded": _outcome,
-    "SurgeryReferred": _surgery_referral,
-    "ConsultNoteSent": _consult_note,
+_FACTS: dict[type[ev.EpisodeEvent], Callable[[Any], Facts]] = {
+    ev.ReferralReceived: _referral,
+    ev.RedFlagsScreened: _screen,
+    ev.DiagnosticCompleted: _diagnostic,
+    ev.ConservativeCareRecorded: _conservative_care,
+    ev.TreatmentPlanned: _plan,
+    ev.InterventionPerformed: _intervention,
+    ev.BiologicAdministered: _biologic,
+    ev.OutcomeRecorded: _outcome,
+    ev.SurgeryReferred: _surgery_referral,
+    ev.ConsultNoteSent: _consult_note,
 }
 
-# Every event type whose facts the audit keeps; ClinicianAssigned changes nothing.
-AUDITED_EVENTS = frozenset({*_FACTS, "EpisodeClosed"})
+# Every event type with clinical facts; ClinicianAssigned changes none.
+CLINICAL_EVENTS: tuple[type[ev.EpisodeEvent], ...] = (*_FACTS, ev.EpisodeClosed)

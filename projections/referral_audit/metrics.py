@@ -15,7 +15,8 @@ from typing import Any
 
 from domain.values import Instrument
 from projections.base import State
-from projections.referral_audit_facts import (
+from projections.clinical.definitions import improved
+from projections.referral_audit.facts import (
     ESI,
     Fact,
     conservative_care_days,
@@ -23,7 +24,7 @@ from projections.referral_audit_facts import (
     in_clinical_order,
     interventions_by,
 )
-from projections.referral_audit_ruleset import AuditRules, Mcid
+from projections.referral_audit.parameters import AuditRules
 
 
 def episode_metrics(state: State, rules: AuditRules) -> dict[str, Any]:
@@ -70,6 +71,7 @@ def metrics_as_of(
     days_to_change = metrics["days_to_meaningful_change"]
     for label, horizon in rules.outcome_horizons.items():
         horizon_days = horizon.total_seconds() / 86400
+        reached: bool | None
         if days_to_change is not None and days_to_change <= horizon_days:
             reached = True
         else:
@@ -99,7 +101,7 @@ def meaningful_change(state: State, rules: AuditRules) -> Fact | None:
                 return fact
             continue
         baseline = baselines.setdefault(instrument, fact)
-        if baseline is not fact and _improved(
+        if baseline is not fact and improved(
             Decimal(baseline["score"]), score, rules.mcid[instrument]
         ):
             return fact
@@ -116,18 +118,6 @@ def severe_radicular(state: State, rules: AuditRules) -> bool:
     return bool(
         (odi and Decimal(odi["score"]) > rules.severe_odi_above)
         or (nrs and Decimal(nrs["score"]) >= rules.severe_nrs_from)
-    )
-
-
-def _improved(baseline: Decimal, score: Decimal, mcid: Mcid) -> bool:
-    """Whether `score` improved on `baseline` by the MCID, in points or percent."""
-    change = score - baseline if mcid.higher_is_better else baseline - score
-    if change >= mcid.points:
-        return True
-    return (
-        mcid.percent is not None
-        and baseline > 0
-        and change * 100 >= mcid.percent * baseline
     )
 
 

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from domain.values import RedFlag, Urgency
 from projections.base import State
-from projections.referral_audit_facts import (
+from projections.referral_audit.facts import (
     Fact,
     imaging,
     in_clinical_order,
     on,
     red_flags_found,
 )
-from projections.referral_audit_findings import R9, R10, Finding
-from projections.referral_audit_ruleset import AuditRules
+from projections.referral_audit.findings import R9, R10, Finding
+from projections.referral_audit.parameters import AuditRules
 
 CAUDA_EQUINA = RedFlag.CAUDA_EQUINA.value
 INFECTION = RedFlag.INFECTION.value

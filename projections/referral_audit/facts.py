@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from domain.values import DiagnosticKind, Instrument, Procedure, Service
 from projections.base import State
-from projections.referral_audit_ruleset import AuditRules
+from projections.referral_audit.parameters import AuditRules
 
 Fact = dict[str, Any]
 

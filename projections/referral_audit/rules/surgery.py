@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from domain.values import Urgency
 from projections.base import State
-from projections.referral_audit_facts import (
+from projections.referral_audit.facts import (
     Fact,
     conservative_care_days,
     generators_identified_by,
@@ -17,8 +17,8 @@ from projections.referral_audit_facts import (
     on,
     regenerative_door_opened_by,
 )
-from projections.referral_audit_findings import R1, R2, R3, R4, Finding, Rule
-from projections.referral_audit_ruleset import AuditRules
+from projections.referral_audit.findings import R1, R2, R3, R4, Finding, Rule
+from projections.referral_audit.parameters import AuditRules
 
 ELECTIVE = Urgency.ELECTIVE.value
 

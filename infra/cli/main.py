@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
-from infra.cli_audit import audit_app
-from infra.cli_projections import project_command, projections_app
+from infra.bootstrap import bootstrap
+from infra.cli.audit import audit_app
+from infra.cli.context import settings_of
+from infra.cli.projections import project_command, projections_app
 from infra.eventstore import build_application
-from infra.services import open_services
-from infra.settings import ConfigurationError, get_settings
+from infra.settings import ConfigurationError
+from infra.tokens import load_token_registry
 from infra.verify import load_heads, save_heads, verify_store
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 app = typer.Typer(
     help="Care-episode backend: an event-sourced record of spine and back-pain care.",
@@ -36,20 +35,18 @@ app.add_typer(audit_app, name="audit")
 
 
 @app.command("init-store")
-def init_store() -> None:
+def init_store(ctx: typer.Context) -> None:
     """Create the store's tables if missing and print where the store is."""
-    settings = get_settings()
-    services = open_services(settings)
-    try:
-        head = services.episodes.recorder.max_notification_id() or 0
-    finally:
-        services.close()
+    settings = settings_of(ctx)
+    with bootstrap(settings) as container:
+        head = container.episodes.recorder.max_notification_id() or 0
     typer.echo(f"store: {settings.backend} ({_redacted(settings.database_url)})")
     typer.echo(f"events recorded: newest position {head}")
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[
@@ -57,9 +54,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the HTTP API on the configured store (embedded SQLite by default)."""
-    from api.auth import load_token_registry  # the API is only needed to serve
-
-    settings = get_settings()
+    settings = settings_of(ctx)
     try:
         load_token_registry(settings)
     except ConfigurationError as error:
@@ -68,6 +63,7 @@ def serve(
     typer.echo(
         f"serving {settings.backend} store on http://{host}:{port} ({workers} worker(s))"
     )
+    # The workers read their settings from the same CARE_* environment.
     uvicorn.run(
         "api.app:create_app_from_environment",
         factory=True,
@@ -80,6 +76,7 @@ def serve(
 
 @app.command()
 def verify(
+    ctx: typer.Context,
     heads: Annotated[
         Path | None,
         typer.Option(
@@ -98,7 +95,7 @@ def verify(
     Reports each event changed, removed or reordered, and prints a digest of all
     chain heads to keep and compare later.
     """
-    with build_application(get_settings()) as episodes:
+    with build_application(settings_of(ctx)) as episodes:
         report = verify_store(episodes, load_heads(heads) if heads else None)
     for problem in report.problems:
         typer.echo(
@@ -115,11 +112,6 @@ def verify(
         typer.echo(f"chain heads saved to {save}")
     if not report.ok:
         raise typer.Exit(1)
-
-
-def configure_logging() -> None:
-    """Log lines with time, level and logger name (request ids are in the messages)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
 
 def _redacted(url: str) -> str:

@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from domain import commands as cmd
 from domain.application import CareEpisodes
 from domain.events import EVENT_TYPES, EpisodeClosed, EpisodeEvent, ReferralReceived
 from infra.database import Database
 from infra.projection import EngineOptions, ReadModels
 from infra.settings import Settings
 from projections.base import Column, Handled, Projection, Put, Remove, State, Table
-from tests import builders as b
+from tests.support import builders as b
+from tests.support.fold import expected_views
 
 ROOT = Path(__file__).resolve().parents[2]
-ALL_TYPES = frozenset(t.__name__ for t in EVENT_TYPES)
+ALL_TYPES = EVENT_TYPES
 FAST = EngineOptions(batch_size=7, poll_interval_s=0.05, drop_grace_s=0.1)
 WAIT_S = 20.0  # generous ceiling for waits that normally end in milliseconds
 
@@ -158,38 +160,6 @@ def projections() -> list[Projection]:
     return [EpisodeActivity(), EventLog()]
 
 
-def expected_views(app: CareEpisodes, projection: Projection) -> dict[str, list[dict]]:
-    """The views a from-scratch fold of every stored event gives, in key order."""
-    tables: dict[str, dict[tuple, dict[str, Any]]] = {
-        t.name: {} for t in projection.tables
-    }
-    keys = {t.name: t.key for t in projection.tables}
-    states: dict[str, State | None] = {}
-    for note in app.recorder.select_notifications(start=None, limit=10**9):
-        event = app.mapper.to_domain_event(note)
-        if type(event).__name__ not in projection.handles:
-            continue
-        episode = str(note.originator_id)
-        handled = projection.handle(states.get(episode), event, note.id)  # type: ignore[arg-type]
-        states[episode] = handled.state
-        for change in handled.changes:
-            rows = tables[change.table]
-            if isinstance(change, Put):
-                full = {
-                    c.name: change.row.get(c.name)
-                    for c in _table(projection, change.table).columns
-                }
-                rows[tuple(full[k] for k in keys[change.table])] = full
-            else:
-                for key in [
-                    k
-                    for k, r in rows.items()
-                    if all(r[c] == v for c, v in change.match.items())
-                ]:
-                    del rows[key]
-    return {name: [rows[k] for k in sorted(rows)] for name, rows in tables.items()}
-
-
 def actual_views(reads: ReadModels, projection: Projection) -> dict[str, list[dict]]:
     """The views as the serving generation holds them, in key order."""
     return {t.name: reads.rows(projection.name, t.name) for t in projection.tables}
@@ -203,26 +173,21 @@ def assert_views_match_a_fold(app: CareEpisodes, reads: ReadModels) -> None:
         )
 
 
-def _table(projection: Projection, name: str) -> Table:
-    return next(t for t in projection.tables if t.name == name)
-
-
 # -- writing events ------------------------------------------------------------------
 
 
 def open_episode(app: CareEpisodes, **overrides: Any) -> UUID:
     """Open an episode; its id."""
-    return app.open_episode(
-        actor=b.SERVICE, occurred_at=b.at(0), **b.referral(**overrides)
-    ).episode_id
+    opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral(**overrides))
+    return app.handle(opening, actor=b.SERVICE).episode_id
 
 
 # Commands an open episode can take any number of times, in a cycle.
-REPEATABLE: Sequence[tuple[str, Callable[..., dict]]] = (
-    ("screen_red_flags", b.screening),
-    ("record_diagnostic", b.mri),
-    ("assign_clinician", b.assignment),
-    ("send_consult_note", b.consult_note),
+REPEATABLE: Sequence[tuple[type[cmd.EpisodeCommand], Callable[..., dict]]] = (
+    (cmd.ScreenRedFlags, b.screening),
+    (cmd.RecordDiagnostic, b.mri),
+    (cmd.AssignClinician, b.assignment),
+    (cmd.SendConsultNote, b.consult_note),
 )
 
 
@@ -230,19 +195,17 @@ def add_events(app: CareEpisodes, episode_id: UUID, count: int) -> int:
     """Record `count` more events on an episode; the last one's position."""
     position = 0
     for i in range(count):
-        method, body = REPEATABLE[i % len(REPEATABLE)]
-        result = getattr(app, method)(
-            episode_id, actor=b.SERVICE, occurred_at=b.at(1, hours=i), **body()
-        )
+        command_type, body = REPEATABLE[i % len(REPEATABLE)]
+        command = b.command(command_type, episode_id, body(), days=1, hours=i)
+        result = app.handle(command, actor=b.SERVICE)
         position = result.position
     return position
 
 
 def close_episode(app: CareEpisodes, episode_id: UUID) -> int:
     """Close an episode; the position of EpisodeClosed."""
-    return app.close_episode(
-        episode_id, actor=b.SERVICE, occurred_at=b.at(2), **b.closure()
-    ).position
+    closing = b.command(cmd.CloseEpisode, episode_id, b.closure(), days=2)
+    return app.handle(closing, actor=b.SERVICE).position
 
 
 def seed(app: CareEpisodes, episodes: int = 6, per_episode: int = 5) -> int:
@@ -259,9 +222,8 @@ def seed(app: CareEpisodes, episodes: int = 6, per_episode: int = 5) -> int:
 def poisoned_store(store) -> int:
     """Events before and after one poisoned referral; its position."""
     seed(store, episodes=2)
-    poison = store.open_episode(
-        actor=b.SERVICE, occurred_at=b.at(0), **b.referral(patient_id=POISON)
-    ).position
+    opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral(patient_id=POISON))
+    poison = store.handle(opening, actor=b.SERVICE).position
     seed(store, episodes=2)
     return poison
 

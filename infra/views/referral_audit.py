@@ -6,38 +6,26 @@ deadline counts once the reader's `now` has passed it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from infra.projection import ReadModels, ViewCursor
-from projections.referral_audit import AuditRules, AuditSummary, audit_row, summarize
+from projections.referral_audit import (
+    AuditFilters,
+    AuditRules,
+    AuditSummary,
+    PageKey,
+    ReferralAuditProjection,
+    audit_row,
+    summarize,
+)
 
-NAME = "referral_audit"
-
-
-@dataclass(frozen=True)
-class AuditFilters:
-    """What GET /audit/referral-loops narrows the episodes to."""
-
-    rule: str | None = None
-    severity: str | None = None
-    referrer_id: str | None = None
-    surgeon_id: str | None = None
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None
-    flagged_only: bool = True
-    physician_id: str | None = None
-    """Only episodes this physician referred (a physician caller's scope)."""
+NAME = ReferralAuditProjection.name
 
 
-# Where a page ends: (opened_at, episode_id) of its last row.
-PageKey = tuple[datetime, str]
-
-
-class ReferralAuditView:
-    """Reads of the referral-loop audit's serving tables."""
+class SqlReferralAuditView:
+    """The referral-loop audit's questions answered from its serving tables."""
 
     def __init__(self, read_models: ReadModels, rules: AuditRules) -> None:
         self.read_models = read_models

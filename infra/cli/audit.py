@@ -12,11 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.projection import Engine, EngineOptions
-from infra.referral_audit_view import NAME, ReferralAuditView
-from infra.services import open_services
-from infra.settings import get_settings
-from projections.referral_audit import audit_rules
+from infra.bootstrap import bootstrap
+from infra.cli.context import settings_of
+from projections.referral_audit import ReferralAuditProjection
 
 audit_app = typer.Typer(
     help="The referral-loop audit.", no_args_is_help=True, add_completion=False
@@ -26,6 +24,7 @@ COLUMNS = ("section", "key", "episodes", "flagged", "findings", "rate", "value")
 
 @audit_app.command("report")
 def report_command(
+    ctx: typer.Context,
     csv_path: Annotated[
         Path | None,
         typer.Option(
@@ -41,27 +40,16 @@ def report_command(
     ] = True,
 ) -> None:
     """Counts and rates per rule, severity, referrer and surgeon, and pathway metrics."""
-    settings = get_settings()
-    services = open_services(settings)
-    try:
+    with bootstrap(settings_of(ctx)) as container:
         if catch_up:
-            engine = Engine(
-                services.episodes,
-                settings,
-                services.projections,
-                EngineOptions(batch_size=settings.projection_batch_size),
-            )
+            engine = container.engine()
             try:
                 engine.catch_up()
             finally:
                 engine.close()
-        view = ReferralAuditView(
-            services.read_models, audit_rules(settings.audit_block_profile)
-        )
-        summary = view.summary(datetime.now(UTC))
-        status = {s.name: s for s in services.read_models.status()}[NAME]
-    finally:
-        services.close()
+        summary = container.views.referral_audit.summary(datetime.now(UTC))
+        statuses = {s.name: s for s in container.read_models.status()}
+        status = statuses[ReferralAuditProjection.name]
     rows = summary.table()
     if csv_path is not None:
         _write_csv(rows, csv_path)

@@ -30,48 +30,17 @@ from projections.base import (
     State,
     Table,
 )
-from projections.referral_audit_facts import in_clinical_order, pathway
-from projections.referral_audit_findings import (
-    RULES,
+from projections.clinical.facts import CLINICAL_EVENTS, opened_state, recorded
+from projections.referral_audit.facts import in_clinical_order, pathway
+from projections.referral_audit.findings import (
     Finding,
-    Severity,
-    due_findings,
-    is_due,
 )
-from projections.referral_audit_metrics import episode_metrics, metrics_as_of
-from projections.referral_audit_rules import evaluate, red_flag_exempt
-from projections.referral_audit_ruleset import (
-    BLOCK_PROFILES,
+from projections.referral_audit.metrics import episode_metrics
+from projections.referral_audit.parameters import (
     RULES_V1,
     AuditRules,
-    audit_rules,
 )
-from projections.referral_audit_state import AUDITED_EVENTS, opened_state, recorded
-from projections.referral_audit_summary import AuditSummary, audit_row, summarize
-
-__all__ = [
-    "BLOCK_PROFILES",
-    "EPISODES",
-    "FINDINGS",
-    "REFERRERS",
-    "RULES",
-    "RULES_V1",
-    "SURGEONS",
-    "AuditRules",
-    "AuditSummary",
-    "Finding",
-    "ReferralAuditProjection",
-    "Severity",
-    "audit_row",
-    "audit_rules",
-    "due_findings",
-    "episode_row",
-    "evaluate",
-    "finding_row",
-    "is_due",
-    "metrics_as_of",
-    "summarize",
-]
+from projections.referral_audit.rules import evaluate, red_flag_exempt
 
 EPISODES = Table(
     name="episodes",
@@ -156,7 +125,7 @@ class ReferralAuditProjection(Projection):
     # the engine then rebuilds the audit from position 0 under the new rules.
     version = 1
     tables = (EPISODES, FINDINGS, SURGEONS, REFERRERS)
-    handles = AUDITED_EVENTS
+    handles = CLINICAL_EVENTS
 
     def __init__(self, rules: AuditRules = RULES_V1) -> None:
         self.rules = rules
@@ -166,8 +135,10 @@ class ReferralAuditProjection(Projection):
     ) -> Handled:
         """The episode's facts after `event`, its row and its re-evaluated findings."""
         if state is None:
-            opening = isinstance(event, ev.ReferralReceived)
-            if not opening or event.originator_version != 1:
+            if (
+                not isinstance(event, ev.ReferralReceived)
+                or event.originator_version != 1
+            ):
                 msg = (
                     f"episode {event.originator_id} has no opening referral before "
                     f"{type(event).__name__} at version {event.originator_version}"

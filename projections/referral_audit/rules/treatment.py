@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from projections.base import State
-from projections.referral_audit_facts import (
+from projections.referral_audit.facts import (
     RFA,
     Fact,
     baseline_before,
@@ -15,8 +15,8 @@ from projections.referral_audit_facts import (
     outcomes_following,
     positive_blocks,
 )
-from projections.referral_audit_findings import R5, R6, R7, R8, Finding
-from projections.referral_audit_ruleset import AuditRules
+from projections.referral_audit.findings import R5, R6, R7, R8, Finding
+from projections.referral_audit.parameters import AuditRules
 
 
 def r5_esi_frequency_exceeded(state: State, rules: AuditRules) -> list[Finding]:

@@ -14,11 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from projections.base import State
-from projections.referral_audit_deadline_rules import (
-    r9_red_flag_escalation_late,
-    r10_referral_loop_open,
-)
-from projections.referral_audit_findings import (
+from projections.referral_audit.findings import (
     R1,
     R2,
     R3,
@@ -32,15 +28,19 @@ from projections.referral_audit_findings import (
     Finding,
     Rule,
 )
-from projections.referral_audit_ruleset import AuditRules
-from projections.referral_audit_surgery_rules import (
+from projections.referral_audit.parameters import AuditRules
+from projections.referral_audit.rules.deadline import (
+    r9_red_flag_escalation_late,
+    r10_referral_loop_open,
+)
+from projections.referral_audit.rules.surgery import (
     r1_surgeon_pain_surgeon_loop,
     r2_surgery_without_workup,
     r3_premature_surgery_referral,
     r4_injections_only_before_surgery,
     red_flag_exempt,
 )
-from projections.referral_audit_treatment_rules import (
+from projections.referral_audit.rules.treatment import (
     r5_esi_frequency_exceeded,
     r6_repeat_esi_without_response,
     r7_rfa_without_confirmed_block,

@@ -1,0 +1,118 @@
+"""The composition root: everything a process works with, built once from Settings.
+
+The API's lifespan and every CLI command get their objects here and nowhere else.
+Tables are created under a lock shared by every process of the store, so workers
+starting together do not race to create the same tables.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+
+import psycopg
+
+from domain.application import CareEpisodes, utc_now
+from infra.access_log import AccessLog
+from infra.catalog import Views, build_projections
+from infra.eventstore import build_application
+from infra.projection import Engine, EngineOptions, ReadModels
+from infra.settings import Settings
+from projections.base import Projection
+
+# pg_advisory_lock key for schema creation ("care" in ASCII).
+SCHEMA_LOCK_KEY = 0x63617265
+
+
+@dataclass
+class Container:
+    """The parts of the service one process shares between its threads."""
+
+    settings: Settings
+    episodes: CareEpisodes
+    access_log: AccessLog
+    read_models: ReadModels
+    projections: list[Projection]
+    views: Views
+    _closed: bool = field(default=False, repr=False)
+
+    def engine(
+        self, options: EngineOptions | None = None, *, worker_id: str | None = None
+    ) -> Engine:
+        """A projection engine over this process's store and projections."""
+        options = options or EngineOptions(
+            batch_size=self.settings.projection_batch_size,
+            poll_interval_s=self.settings.projection_poll_interval,
+        )
+        return Engine(
+            self.episodes, self.settings, self.projections, options, worker_id=worker_id
+        )
+
+    def projection(self, name: str) -> Projection:
+        """The projection called `name`; KeyError naming the known ones."""
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        known = ", ".join(p.name for p in self.projections)
+        raise KeyError(f"no projection {name!r} (known: {known})")
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        if not self._closed:
+            self._closed = True
+            self.episodes.close()
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Hold a lock shared by every process of this store while tables are created."""
+    if settings.backend == "postgres":
+        with psycopg.connect(settings.postgres_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+    elif settings.backend == "sqlite":
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.schema.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    else:
+        yield  # memory:// lives in one process
+
+
+def bootstrap(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now
+) -> Container:
+    """Open the store and everything beside it, creating missing tables."""
+    projections = build_projections(settings)
+    with schema_lock(settings):
+        episodes = build_application(settings, clock=clock)
+        try:
+            access_log = AccessLog(episodes)
+            read_models = ReadModels(episodes, projections)
+        except BaseException:
+            episodes.close()
+            raise
+    views = Views.build(read_models, projections)
+    return Container(settings, episodes, access_log, read_models, projections, views)
