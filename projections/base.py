@@ -1,15 +1,20 @@
 """The projection interface: pure handlers that turn episode events into view changes.
 
-A projection keeps a small state per episode (JSON-able: str, int, bool, None, lists,
+A projection keeps a small state per key (JSON-able: str, int, bool, None, lists,
 dicts, plus datetime, date, Decimal, UUID and the domain's enums and value types,
-which the engine stores with the application's transcoder). For each event it
-handles, `handle` gets the episode's state before the event and returns the state
-after it and the changes to make to the view's tables. Handlers do no I/O and read
-no clock, so replaying the same events always gives the same views; rules that
-depend on the passing of time store deadlines and are judged at query time.
+which the engine stores with the application's transcoder). The key of an event's
+state is its episode; a handler may also send `Message`s to keys of its own
+choosing (a patient's, a physician's), which `receive` folds into those keys'
+states in the same batch. For each event it handles, `handle` gets the episode's
+state before the event and returns the state after it, the changes to make to the
+view's tables and any messages. `settle`, when a projection has one, runs once per
+key a batch touched, after its events: the place to derive rows from a state many
+events changed, so a batch does that work once per key, not once per event.
 
-The engine (infra) applies the changes of a whole batch of events, and the new
-tracking position, in one transaction.
+Handlers do no I/O and read no clock, so replaying the same events always gives
+the same views; rules that depend on the passing of time store deadlines and are
+judged at query time. The engine (infra) applies the changes of a whole batch,
+and the new tracking position, in one transaction.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    counters: bool = False
+    """A table of running totals: it takes Increment only (never Put or Remove)."""
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -69,15 +76,36 @@ class Remove:
     match: Mapping[str, Any]
 
 
-Change = Put | Remove
+@dataclass(frozen=True)
+class Increment:
+    """Add to the counters of the row with this key (a missing row starts at zero).
+
+    Increments commute, so the engine sums a batch's increments per row first.
+    """
+
+    table: str
+    key: Mapping[str, Any]
+    add: Mapping[str, int]
+
+
+Change = Put | Remove | Increment
+
+
+@dataclass(frozen=True)
+class Message:
+    """A note from a handler to the state of another key, received in the same batch."""
+
+    key: str
+    data: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class Handled:
-    """What a handler returns: the episode's new state and the view changes."""
+    """What a handler returns: the key's new state, view changes and messages."""
 
     state: State | None
     changes: Sequence[Change] = field(default_factory=tuple)
+    messages: Sequence[Message] = field(default_factory=tuple)
 
 
 class Projection(ABC):
@@ -93,11 +121,27 @@ class Projection(ABC):
     """The event classes this projection reads (checked when it is registered);
     others pass it by."""
 
+    settles: ClassVar[bool] = False
+    """Whether `settle` derives anything (the engine skips the call otherwise)."""
+
     @abstractmethod
     def handle(
         self, state: State | None, event: EpisodeEvent, position: int
     ) -> Handled:
         """The episode's state after `event` (at global `position`), and the view changes."""
+
+    def settle(self, key: str, state: State | None) -> Handled:
+        """The changes a key's state calls for, once per batch that touched it."""
+        return Handled(state)
+
+    def receive(
+        self, key: str, state: State | None, message: Message, position: int
+    ) -> Handled:
+        """The state of `key` after `message` (sent by the event at `position`).
+
+        A receiver may change views but sends no messages of its own.
+        """
+        raise NotImplementedError(f"{self.name} does not receive messages")
 
 
 def handled_topics(projection: Projection) -> frozenset[str]:

@@ -5,6 +5,7 @@ handle in memory, and commit states, view changes and positions in one transacti
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import psycopg
@@ -109,24 +110,20 @@ class BatchProcessor:
     def _outcomes(
         self, group: list[Track], events: list[BatchEvent], start: int
     ) -> dict[str, Outcome]:
-        stored = {}
-        with self.db.reading() as cur:
-            for track in group:
-                episodes = sorted(
-                    {
-                        e.episode_id
-                        for e in events
-                        if e.event and e.topic in track.topics
-                    }
-                )
-                stored[track.key] = track.tables.load_states(cur, episodes)
         transcoder = self.app.mapper.transcoder
         return {
             t.key: run_batch(
-                t.projection, t.tables, events, start, stored[t.key], transcoder
+                t.projection, t.tables, events, start, self._loader(t), transcoder
             )
             for t in group
         }
+
+    def _loader(self, track: Track) -> Callable[[Sequence[str]], dict[str, bytes]]:
+        def load(keys: Sequence[str]) -> dict[str, bytes]:
+            with self.db.reading() as cur:
+                return track.tables.load_states(cur, keys)
+
+        return load
 
     def _commit(
         self, group: list[Track], outcomes: dict[str, Outcome], *, caught_up: bool

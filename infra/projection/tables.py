@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from infra.database import Cursor
 from infra.dialect import Dialect
-from projections.base import Change, Projection, Put, Remove, Table
+from projections.base import Change, Increment, Projection, Put, Remove, Table
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names; SQLite follows suit here
@@ -21,11 +21,13 @@ class Op(NamedTuple):
     """A view change turned into a statement and its parameters."""
 
     # key: an upsert's key values (None for a delete), so a run of upserts into
-    # one table can become multi-row statements, the last put of each key winning.
+    # one table can become multi-row statements, the last put of each key winning;
+    # for an increment, the values to add follow the key in `params`.
 
     statement: str
     params: tuple[object, ...]
     key: tuple[object, ...] | None = None
+    adds: bool = False
 
 
 class Upsert:
@@ -63,6 +65,36 @@ class Upsert:
             cur.execute(statement, [value for row in chunk for value in row])
 
 
+class Accumulate:
+    """INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n for a counters table."""
+
+    def __init__(self, table: str, key: Sequence[str], counters: Sequence[str]):
+        names = [*key, *counters]
+        self.width = len(key)
+        self.head = f"INSERT INTO {table} ({quoted(names)}) VALUES "
+        self.row = f"({', '.join('?' * len(names))})"
+        self.tail = f" ON CONFLICT ({quoted(key)}) DO UPDATE SET " + ", ".join(
+            f'"{n}" = {table}."{n}" + excluded."{n}"' for n in counters
+        )
+        self.statement = self.head + self.row + self.tail
+        self.chunk = max(1, min(500, MAX_PARAMS // len(names)))
+
+    def run(self, cur: Cursor, rows: Iterable[tuple[object, ...]]) -> None:
+        """Add each row's amounts, summed per key first (one statement may not
+        touch a row twice)."""
+        totals: dict[tuple[object, ...], list[Any]] = {}
+        for row in rows:
+            key, amounts = row[: self.width], row[self.width :]
+            total = totals.setdefault(key, [0] * len(amounts))
+            for i, amount in enumerate(amounts):
+                total[i] += amount
+        unique = [(*key, *amounts) for key, amounts in totals.items()]
+        for i in range(0, len(unique), self.chunk):
+            chunk = unique[i : i + self.chunk]
+            statement = self.head + ", ".join([self.row] * len(chunk)) + self.tail
+            cur.execute(statement, [value for row in chunk for value in row])
+
+
 def quoted(names: Sequence[str]) -> str:
     """Column names quoted (a column may be called "order" or "user"), comma-joined."""
     return ", ".join(f'"{name}"' for name in names)
@@ -82,7 +114,7 @@ def physical_name(projection: str, generation: int, table: str) -> str:
 
 
 def states_name(projection: str, generation: int) -> str:
-    """The table of per-episode states of one generation of `projection`."""
+    """The table of per-key states of one generation of `projection`."""
     return _identifier(f"pv_{projection}_g{generation}__states")
 
 
@@ -102,10 +134,24 @@ class GenerationTables:
                 _identifier(column.name)
             if not table.key or not set(table.key) <= {c.name for c in table.columns}:
                 raise ValueError(f"{table.name}: the key must name its columns")
-        self._upserts = {t.name: self._upsert(t) for t in projection.tables}
-        self._by_statement = {u.statement: u for u in self._upserts.values()}
+        self._upserts = {
+            t.name: self._upsert(t) for t in projection.tables if not t.counters
+        }
+        self._accumulators = {
+            t.name: Accumulate(
+                self.names[t.name],
+                t.key,
+                [c.name for c in t.columns if c.name not in t.key],
+            )
+            for t in projection.tables
+            if t.counters
+        }
+        self._by_statement: dict[str, Upsert | Accumulate] = {
+            u.statement: u for u in self._upserts.values()
+        }
+        self._by_statement.update({a.statement: a for a in self._accumulators.values()})
         self._states_upsert = Upsert(
-            self.states, [("episode_id", "?"), ("state", "?")], ["episode_id"]
+            self.states, [("state_key", "?"), ("state", "?")], ["state_key"]
         )
 
     def create_statements(self) -> list[str]:
@@ -113,7 +159,7 @@ class GenerationTables:
         d = self.dialect
         statements = [
             f"CREATE TABLE IF NOT EXISTS {self.states} "
-            f"(episode_id {d.types['text']} PRIMARY KEY, state {d.blob} NOT NULL)"
+            f"(state_key {d.types['text']} PRIMARY KEY, state {d.blob} NOT NULL)"
         ]
         for table in self.declared.values():
             name = self.names[table.name]
@@ -137,6 +183,10 @@ class GenerationTables:
         table = self.declared.get(change.table)
         if table is None:
             raise ValueError(f"no table {change.table!r} in this projection")
+        if isinstance(change, Increment):
+            return self._increment(table, change)
+        if table.counters:
+            raise ValueError(f"{table.name} holds counters: change it by Increment")
         values = change.row if isinstance(change, Put) else change.match
         unknown = set(values) - {c.name for c in table.columns}
         if unknown:
@@ -150,36 +200,46 @@ class GenerationTables:
         raise TypeError(f"{change!r} is not a Put or a Remove")
 
     def apply(self, cur: Cursor, ops: Iterable[Op]) -> None:
-        """Run the changes in order, batching each run of one statement."""
-        for statement, run in groupby(ops, key=lambda op: op.statement):
+        """Run the changes in order, batching each run of one statement; the
+        increments (which commute) last, summed per row."""
+        ops = list(ops)
+        for statement, run in groupby(
+            (op for op in ops if not op.adds), key=lambda op: op.statement
+        ):
             batch = list(run)
-            upsert = self._by_statement.get(statement)
-            if upsert is not None:
-                upsert.run(cur, [op.params for op in batch])
+            writer = self._by_statement.get(statement)
+            if writer is not None:
+                writer.run(cur, [op.params for op in batch])
             else:
                 cur.executemany(statement, [op.params for op in batch])
+        increments: dict[str, list[tuple[object, ...]]] = {}
+        for op in ops:
+            if op.adds:
+                increments.setdefault(op.statement, []).append(op.params)
+        for statement, rows in increments.items():
+            self._by_statement[statement].run(cur, rows)
 
-    def load_states(self, cur: Cursor, episode_ids: Sequence[str]) -> dict[str, bytes]:
-        """The stored states of the given episodes (absent ones are left out)."""
+    def load_states(self, cur: Cursor, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored states of the given keys (absent ones are left out)."""
         states: dict[str, bytes] = {}
-        for i in range(0, len(episode_ids), STATE_CHUNK):
-            chunk = episode_ids[i : i + STATE_CHUNK]
+        for i in range(0, len(keys), STATE_CHUNK):
+            chunk = keys[i : i + STATE_CHUNK]
             cur.execute(
-                f"SELECT episode_id, state FROM {self.states} "
-                f"WHERE episode_id IN ({', '.join('?' * len(chunk))})",
+                f"SELECT state_key, state FROM {self.states} "
+                f"WHERE state_key IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            states.update((r["episode_id"], bytes(r["state"])) for r in cur.fetchall())
+            states.update((r["state_key"], bytes(r["state"])) for r in cur.fetchall())
         return states
 
     def save_states(self, cur: Cursor, states: Mapping[str, bytes | None]) -> None:
-        """Store new states; None removes an episode's state."""
+        """Store new states; None removes a key's state."""
         kept = [(k, v) for k, v in states.items() if v is not None]
         gone = [(k,) for k, v in states.items() if v is None]
         if kept:
             self._states_upsert.run(cur, kept)
         if gone:
-            cur.executemany(f"DELETE FROM {self.states} WHERE episode_id = ?", gone)
+            cur.executemany(f"DELETE FROM {self.states} WHERE state_key = ?", gone)
 
     def _upsert(self, table: Table) -> Upsert:
         columns = [
@@ -197,6 +257,30 @@ class GenerationTables:
                 raise ValueError(f"{table.name}.{column.name} may not be null")
             params.append(self.dialect.to_db(column.type, value))
         return tuple(params)
+
+    def _increment(self, table: Table, change: Increment) -> Op:
+        if not table.counters:
+            raise ValueError(f"{table.name} holds no counters: Increment needs them")
+        counters = [c for c in table.columns if c.name not in table.key]
+        if set(change.key) != set(table.key):
+            raise ValueError(f"an Increment of {table.name} names its key {table.key}")
+        unknown = set(change.add) - {c.name for c in counters}
+        if unknown:
+            raise ValueError(f"{table.name} has no counter(s) {sorted(unknown)}")
+        key = [
+            self.dialect.to_db(table.column(n).type, change.key[n]) for n in table.key
+        ]
+        amounts = [
+            self._amount(table, c.name, change.add.get(c.name, 0)) for c in counters
+        ]
+        statement = self._accumulators[table.name].statement
+        return Op(statement, (*key, *amounts), adds=True)
+
+    @staticmethod
+    def _amount(table: Table, name: str, amount: object) -> int:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValueError(f"{table.name}.{name} adds whole numbers, not {amount!r}")
+        return amount
 
     def _remove(self, table: Table, match: Mapping[str, object]) -> Op:
         if not match:

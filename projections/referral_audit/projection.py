@@ -121,9 +121,10 @@ class ReferralAuditProjection(Projection):
     """Rules R1-R10 re-evaluated on each episode after every event it records."""
 
     name = "referral_audit"
-    # Bump with the rule set's version (and when a deployment changes profile):
-    # the engine then rebuilds the audit from position 0 under the new rules.
-    version = 1
+    # Bump with the rule set's version, the state's shape (2: screenings kept,
+    # states keyed by `state_key`) or when a deployment changes profile: the
+    # engine then rebuilds the audit from position 0 beside the serving one.
+    version = 2
     tables = (EPISODES, FINDINGS, SURGEONS, REFERRERS)
     handles = CLINICAL_EVENTS
 

@@ -1,8 +1,11 @@
 """The in-memory fold oracle: what a projection's views hold after some events.
 
 Every projection test judges the engine (or reads the rules) against this one
-fold: the handler run over each event in order, its changes applied to tables
-kept as dicts by their declared keys.
+fold: each event through the handler in order, then the key's `settle`, then the
+messages it sent through `receive` (and that key's `settle`); changes applied
+to tables kept as dicts by their declared keys. It settles after every event,
+the engine once per batch: for a projection whose `settle` only derives rows
+from the state, both give the same views.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from domain.application import CareEpisodes
 from domain.episode import CareEpisode
 from domain.events import EpisodeEvent
-from projections.base import Change, Projection, Put, State
+from projections.base import Change, Handled, Increment, Projection, Put, State
 
 Views = dict[str, dict[tuple, dict[str, Any]]]
 
@@ -22,14 +25,31 @@ def fold(projection: Projection, events: Iterable[tuple[int, EpisodeEvent]]) -> 
     """The views after (position, event) pairs, in global order, ran through."""
     views: Views = {table.name: {} for table in projection.tables}
     states: dict[str, State | None] = {}
-    handled = set(projection.handles)
+
+    def keep(key: str, handled: Handled) -> None:
+        states[key] = handled.state
+        apply_changes(views, projection, handled.changes)
+
+    handled_types = set(projection.handles)
     for position, event in events:
-        if type(event) not in handled:
+        if type(event) not in handled_types:
             continue
         episode = str(event.originator_id)
-        result = projection.handle(states.get(episode), event, position)
-        states[episode] = result.state
-        apply_changes(views, projection, result.changes)
+        handled = projection.handle(states.get(episode), event, position)
+        keep(episode, handled)
+        messages = list(handled.messages)
+        if projection.settles:
+            settled = projection.settle(episode, states[episode])
+            keep(episode, settled)
+            messages += settled.messages
+        for message in messages:
+            received = projection.receive(
+                message.key, states.get(message.key), message, position
+            )
+            assert not received.messages, "a receiver sends no messages"
+            keep(message.key, received)
+            if projection.settles:
+                keep(message.key, projection.settle(message.key, states[message.key]))
     return views
 
 
@@ -41,7 +61,18 @@ def apply_changes(
     for change in changes:
         table = tables[change.table]
         rows = views.setdefault(change.table, {})
-        if isinstance(change, Put):
+        if isinstance(change, Increment):
+            key = tuple(change.key[name] for name in table.key)
+            row = rows.setdefault(
+                key,
+                {
+                    c.name: change.key[c.name] if c.name in table.key else 0
+                    for c in table.columns
+                },
+            )
+            for name, amount in change.add.items():
+                row[name] += amount
+        elif isinstance(change, Put):
             row = {c.name: change.row.get(c.name) for c in table.columns}
             rows[tuple(row[name] for name in table.key)] = row
         else:
