@@ -5,25 +5,51 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
+from domain.errors import InvalidCommand
+from domain.guards import check_characters
 from domain.values import PlanItemKind, PrincipalRole, ReferralSource
+
+
+def printable(value: str) -> str:
+    """Refuse control characters and lone surrogates (domain/guards.py says why)."""
+    try:
+        return check_characters(value, "text")
+    except InvalidCommand as error:
+        raise ValueError(error.message.removeprefix("text ")) from None
+
 
 # Limits mirror domain/guards.py so the API refuses with 422 what the domain would
 # refuse anyway, naming the field.
+Printable = AfterValidator(printable)
 Identifier = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$"
     ),
+    Printable,
 ]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Printable,
 ]
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    Printable,
 ]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+OptionalText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), Printable
+]
 Level = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
 ]
@@ -61,7 +87,9 @@ class SurgeonIn(Strict):
 class PlanItemIn(Strict):
     kind: PlanItemKind
     detail: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        Printable,
     ]
 
 
