@@ -41,6 +41,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+ContainerDep = Annotated[Container, Depends(get_container)]
 EpisodesDep = Annotated[CareEpisodes, Depends(get_episodes)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 ReadModelsDep = Annotated[ReadModels, Depends(get_read_models)]

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from domain.application import CareEpisodes
 from infra.database import Cursor, Database
+from infra.metrics import ACCESS_LOG_WRITES
 
 _SQLITE_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS access_log ("
@@ -88,6 +89,7 @@ class AccessLog:
         at: datetime | None = None,
     ) -> int:
         """Append one entry; returns its id."""
+        ACCESS_LOG_WRITES.labels(outcome).inc()
         moment = self.db.dialect.param(at or datetime.now(UTC))
         with self.db.writing() as cur:
             entry_id = self._insert(

@@ -13,13 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 import psycopg
 
 from domain.application import CareEpisodes, utc_now
 from infra.access_log import AccessLog
 from infra.catalog import Views, build_projections
-from infra.eventstore import build_application
+from infra.eventstore import build_application, chained_recorder
+from infra.files import private_file
 from infra.projection import Engine, EngineOptions, ReadModels
 from infra.settings import Settings
 from projections.base import Projection
@@ -60,6 +62,10 @@ class Container:
         known = ", ".join(p.name for p in self.projections)
         raise KeyError(f"no projection {name!r} (known: {known})")
 
+    def pool(self) -> Any:
+        """The application's connection pool (its use is a metric)."""
+        return chained_recorder(self.episodes).datastore.pool
+
     def close(self) -> None:
         """Close the store's connections."""
         if not self._closed:
@@ -90,8 +96,8 @@ def schema_lock(settings: Settings) -> Iterator[None]:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
     elif settings.backend == "sqlite":
         path = settings.sqlite_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{path}.schema.lock", "a") as lock_file:
+        lock = private_file(path.with_name(f"{path.name}.schema.lock"))
+        with open(lock, "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 yield

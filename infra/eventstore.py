@@ -9,6 +9,7 @@ from uuid import uuid4
 from eventsourcing.utils import get_topic
 
 from domain.application import CareEpisodes, utc_now
+from infra.files import private_file
 from infra.recorders import (
     ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
@@ -52,7 +53,8 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         dbname = f"file:care-{uuid4().hex}?mode=memory&cache=shared"
     else:
         path = settings.sqlite_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The embedded store holds patient data: owner-only, like its directory.
+        private_file(path)
         dbname = str(path)
     env.update(
         {

@@ -20,7 +20,9 @@ class ConfigurationError(Exception):
 class Settings(BaseSettings):
     """Configuration of the service; see the README for each variable."""
 
-    model_config = SettingsConfigDict(env_prefix="CARE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CARE_", extra="ignore", populate_by_name=True
+    )
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
@@ -50,20 +52,51 @@ class Settings(BaseSettings):
         le=30,
         description="longest wait of a read model query's min_position",
     )
+    metrics_multiprocess_dir: Path | None = Field(
+        None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="where uvicorn workers share their metrics (set by `serve`)",
+    )
     audit_block_profile: Literal["payer", "nhs"] = Field(
         "payer", description="diagnostic block thresholds of the referral-loop audit"
+    )
+    feed_max_streams: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="concurrent physician-feed streams per process (503 beyond)",
+    )
+    feed_heartbeat_interval: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="seconds between heartbeat comments on an idle feed stream",
+    )
+    feed_send_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds a feed stream may wait for a client to take one event "
+        "before it drops the client",
     )
 
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("sqlite", "postgresql", "postgres", "memory"):
-            msg = (
-                f"CARE_DATABASE_URL scheme {scheme!r} is not supported: use "
-                "sqlite:///path, postgresql://user@host:port/db or memory://"
-            )
-            raise ValueError(msg)
+        usage = "use sqlite:///path, postgresql://user@host:port/db or memory://"
+        parts = urlsplit(value)
+        if parts.scheme not in ("sqlite", "postgresql", "postgres", "memory"):
+            raise ValueError(f"scheme {parts.scheme!r} is not supported: {usage}")
+        if parts.scheme == "sqlite" and parts.path in ("", "/"):
+            raise ValueError(f"{redacted(value)!r} names no file: {usage}")
+        if parts.scheme in ("postgresql", "postgres"):
+            try:
+                parts.port  # noqa: B018 (a bad port only shows when read)
+            except ValueError:
+                msg = f"{redacted(value)!r} has an invalid port: {usage}"
+                raise ValueError(msg) from None
+            if not parts.path.strip("/"):
+                raise ValueError(f"{redacted(value)!r} names no database: {usage}")
         return value
 
     @property
@@ -101,6 +134,16 @@ class Settings(BaseSettings):
             "password": unquote(parts.password or ""),
             "dbname": unquote(parts.path.lstrip("/")) or "postgres",
         }
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
 
 
 def load_settings() -> Settings:

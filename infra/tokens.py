@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.values import Actor, PrincipalRole
+from infra.files import check_private, private_dir
 from infra.settings import ConfigurationError, Settings
 
 logger = logging.getLogger("care.auth")
@@ -72,6 +73,7 @@ class TokenRegistry:
     @classmethod
     def from_file(cls, path: Path) -> TokenRegistry:
         """Load a tokens file, refusing it with a message that says what is wrong."""
+        check_private(path, "tokens file")
         try:
             raw = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as error:
@@ -116,7 +118,7 @@ def load_token_registry(settings: Settings) -> TokenRegistry:
 def ensure_dev_tokens(path: Path) -> Path:
     """Write random development tokens, one per role, unless the file exists."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         entries = [
             {
                 "token": secrets.token_urlsafe(24),
@@ -127,7 +129,8 @@ def ensure_dev_tokens(path: Path) -> Path:
         ]
         for entry in entries:
             if entry["role"] == PrincipalRole.PHYSICIAN.value:
-                entry["physician_id"] = "dr-dev-physician"
+                # The referrer of the README's example episode.
+                entry["physician_id"] = "dr-pc-1"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             json.dump(entries, file, indent=2)

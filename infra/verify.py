@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -56,12 +56,22 @@ class VerifyReport:
 
 
 def verify_store(
-    episodes: CareEpisodes, heads: dict[str, tuple[int, str]] | None = None
+    episodes: CareEpisodes,
+    heads: dict[str, tuple[int, str]] | None = None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Recompute every chain; with `heads` from an earlier run, also find truncations."""
+    """Recompute every chain; with `heads` from an earlier run, also find truncations.
+
+    `on_progress` hears the number of events verified so far, now and then.
+    """
     report = VerifyReport()
+    reported = 0
     for episode_id, records in _episodes(episodes):
         report.events += len(records)
+        if on_progress is not None and report.events - reported >= BATCH:
+            reported = report.events
+            on_progress(report.events)
         report.problems += _check_episode(episode_id, records)
         last = records[-1]
         report.heads[str(episode_id)] = (last.originator_version, last.chain_hash.hex())

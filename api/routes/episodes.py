@@ -19,7 +19,11 @@ from api.schemas.commands import (
 )
 from api.schemas.episodes import EpisodePublic, HistoryPage
 from api.views import episode_public, history_item
-from domain.application import CommandResult
+from domain.application import CareEpisodes, CommandResult
+from domain.commands import Command
+from domain.errors import ConcurrencyConflict, DomainError, VersionMismatch
+from infra.metrics import COMMANDS, CONFLICTS, REPLAYS
+from infra.tokens import Principal
 
 router = APIRouter(prefix="/episodes", tags=["episodes"])
 
@@ -70,6 +74,40 @@ def expected_version(if_match: str | None) -> int | None:
     return int(tag)
 
 
+def run(
+    episodes: CareEpisodes,
+    command: Command,
+    principal: Principal,
+    *,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+) -> CommandResult:
+    """Handle one command as `principal`, counting what became of it."""
+    name = command.name
+    try:
+        result = episodes.handle(
+            command,
+            actor=principal.actor,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+    except VersionMismatch:
+        CONFLICTS.labels(name, "version_mismatch").inc()
+        COMMANDS.labels(name, "refused").inc()
+        raise
+    except ConcurrencyConflict:
+        CONFLICTS.labels(name, "retries_exhausted").inc()
+        COMMANDS.labels(name, "refused").inc()
+        raise
+    except DomainError:
+        COMMANDS.labels(name, "refused").inc()
+        raise
+    if result.replayed:
+        REPLAYS.labels(name).inc()
+    COMMANDS.labels(name, "replayed" if result.replayed else "recorded").inc()
+    return result
+
+
 def accepted(result: CommandResult, response: Response) -> CommandAccepted:
     """The answer to a command, with the episode's new version as its ETag."""
     response.headers["ETag"] = f'"{result.version}"'
@@ -89,8 +127,8 @@ def open_episode(
     idempotency_key: IdempotencyKey = None,
 ) -> CommandAccepted:
     """Open an episode with its first referral (ReferralReceived)."""
-    result = episodes.handle(
-        body.to_command(), actor=principal.actor, idempotency_key=idempotency_key
+    result = run(
+        episodes, body.to_command(), principal, idempotency_key=idempotency_key
     )
     response.headers["Location"] = f"/episodes/{result.episode_id}"
     return accepted(result, response)
@@ -106,9 +144,10 @@ def _command_endpoint(schema: type[CommandCreate]) -> Any:
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandAccepted:
-        result = episodes.handle(
+        result = run(
+            episodes,
             body.to_command(episode_id),
-            actor=principal.actor,
+            principal,
             expected_version=expected_version(if_match),
             idempotency_key=idempotency_key,
         )

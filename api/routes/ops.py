@@ -3,11 +3,13 @@
 import logging
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from api.deps import EpisodesDep
+from api.auth import Staff
+from api.deps import ContainerDep, EpisodesDep, SettingsDep
 from api.errors import Problem
+from infra.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 logger = logging.getLogger("care.api")
@@ -15,6 +17,20 @@ logger = logging.getLogger("care.api")
 
 class Health(BaseModel):
     status: str
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+)
+def metrics(_staff: Staff, container: ContainerDep, settings: SettingsDep) -> Response:
+    """Prometheus metrics: requests, commands, conflicts, replays, access-log writes,
+    projection progress and lag, and the database pool."""
+    body, content_type = exposition(
+        container.read_models, settings.metrics_multiprocess_dir
+    )
+    return Response(body, media_type=content_type)
 
 
 @router.get("/healthz")

@@ -16,6 +16,7 @@ from pydantic import (
 
 from domain.errors import InvalidCommand
 from domain.guards import check_characters
+from domain.plain import json_number
 from domain.values import PlanItemKind, PrincipalRole, ReferralSource
 
 
@@ -54,11 +55,6 @@ Level = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
 ]
 Levels = Annotated[list[Level], Field(max_length=12)]
-
-
-def json_number(value: Decimal) -> int | float:
-    """A decimal as a JSON number (scores and volumes are short; floats hold them)."""
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 # Decimals travel as JSON numbers both ways, not as the strings pydantic emits.

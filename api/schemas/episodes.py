@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,30 +22,11 @@ from api.schemas.commands import (
     ScreenRedFlagsCreate,
     SendConsultNoteCreate,
 )
-from api.schemas.common import ActorPublic, ReferrerPublic, json_number
+from api.schemas.common import ActorPublic, ReferrerPublic
+from domain.plain import plain
 from domain.values import ClosureReason, EpisodeStatus, PainGenerator, RedFlag, Service
 
-
-def json_value(value: Any) -> Any:
-    """A domain value as plain JSON: enums by value, decimals as numbers, dates as ISO."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return json_number(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: json_value(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-        }
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return value
+json_value = plain
 
 
 class EntryMeta(BaseModel):

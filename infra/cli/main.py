@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Annotated
 
@@ -10,14 +14,18 @@ import uvicorn
 
 from infra.bootstrap import bootstrap
 from infra.cli.audit import audit_app
-from infra.cli.context import settings_of
+from infra.cli.context import existing_store, progress_bar, settings_of
+from infra.cli.data import demo_command, export_command, import_command
+from infra.cli.errors import FOUND, CareGroup, UsageProblem
 from infra.cli.projections import project_command, projections_app
 from infra.eventstore import build_application
-from infra.settings import ConfigurationError
+from infra.logs import configure_logging
+from infra.settings import redacted
 from infra.tokens import load_token_registry
 from infra.verify import load_heads, save_heads, verify_store
 
 app = typer.Typer(
+    cls=CareGroup,
     help="Care-episode backend: an event-sourced record of spine and back-pain care.",
     no_args_is_help=True,
     add_completion=False,
@@ -30,6 +38,9 @@ def _group() -> None:
 
 
 app.command("project")(project_command)
+app.command("demo")(demo_command)
+app.command("export")(export_command)
+app.command("import")(import_command)
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
 
@@ -40,7 +51,7 @@ def init_store(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     with bootstrap(settings) as container:
         head = container.episodes.recorder.max_notification_id() or 0
-    typer.echo(f"store: {settings.backend} ({_redacted(settings.database_url)})")
+    typer.echo(f"store: {settings.backend} ({redacted(settings.database_url)})")
     typer.echo(f"events recorded: newest position {head}")
 
 
@@ -55,22 +66,25 @@ def serve(
 ) -> None:
     """Run the HTTP API on the configured store (embedded SQLite by default)."""
     settings = settings_of(ctx)
-    try:
-        load_token_registry(settings)
-    except ConfigurationError as error:
-        typer.echo(f"care-episodes: {error}", err=True)
-        raise typer.Exit(2) from None
+    configure_logging()
+    load_token_registry(settings)  # refuse to start without usable tokens
     typer.echo(
         f"serving {settings.backend} store on http://{host}:{port} ({workers} worker(s))"
     )
-    # The workers read their settings from the same CARE_* environment.
+    if workers > 1 and settings.metrics_multiprocess_dir is None:
+        # Each worker counts in files here, so a scrape of any one sees them all.
+        shared = tempfile.mkdtemp(prefix="care-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+    # The workers read their settings from the same environment; they log
+    # through the service's formatter (no uvicorn log config, no access log).
     uvicorn.run(
         "api.app:create_app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -95,8 +109,16 @@ def verify(
     Reports each event changed, removed or reordered, and prints a digest of all
     chain heads to keep and compare later.
     """
-    with build_application(settings_of(ctx)) as episodes:
-        report = verify_store(episodes, load_heads(heads) if heads else None)
+    saved = _read_heads(heads) if heads else None
+    settings = existing_store(settings_of(ctx))
+    with (
+        build_application(settings) as episodes,
+        progress_bar("verifying") as progress,
+    ):
+        total = episodes.recorder.max_notification_id() or 0
+        report = verify_store(
+            episodes, saved, on_progress=lambda done: progress(done, total)
+        )
     for problem in report.problems:
         typer.echo(
             f"{problem.kind.upper():<10} episode {problem.episode_id} "
@@ -111,17 +133,52 @@ def verify(
         save_heads(report, save)
         typer.echo(f"chain heads saved to {save}")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FOUND)
 
 
-def _redacted(url: str) -> str:
-    """The database URL without its password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
+@app.command()
+def healthcheck(
+    url: Annotated[
+        str | None, typer.Option(help="a URL that must answer 200, e.g. …/readyz")
+    ] = None,
+    heartbeat: Annotated[
+        Path | None, typer.Option(help="a file `project --heartbeat` keeps touching")
+    ] = None,
+    max_age: Annotated[
+        float, typer.Option(help="seconds the heartbeat may be old")
+    ] = 30.0,
+) -> None:
+    """Exit 0 if the service is alive (its URL answers, its heartbeat is fresh),
+    else 1: for container health checks."""
+    if url is None and heartbeat is None:
+        raise UsageProblem("give --url, --heartbeat or both")
+    problems = []
+    if url is not None:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as answer:
+                if answer.status != 200:
+                    problems.append(f"{url} answered {answer.status}")
+        except OSError as error:
+            problems.append(f"{url}: {error}")
+    if heartbeat is not None:
+        try:
+            age = time.time() - heartbeat.stat().st_mtime
+        except OSError:
+            problems.append(f"no heartbeat at {heartbeat}")
+        else:
+            if age > max_age:
+                problems.append(f"the heartbeat is {age:.0f} s old")
+    if problems:
+        typer.echo("; ".join(problems), err=True)
+        raise typer.Exit(FOUND)
+    typer.echo("alive")
+
+
+def _read_heads(path: Path) -> dict[str, tuple[int, str]]:
+    try:
+        return load_heads(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UsageProblem(f"cannot read the heads file {path}: {error}") from None
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,6 +45,12 @@ def project_command(
             "[CARE_PROJECTION_POLL_INTERVAL]",
         ),
     ] = None,
+    heartbeat: Annotated[
+        Path | None,
+        typer.Option(
+            help="touch this file every round, for `care-episodes healthcheck`"
+        ),
+    ] = None,
 ) -> None:
     """Run the projection engine in the foreground until SIGTERM or Ctrl-C."""
     settings = settings_of(ctx)
@@ -62,7 +71,7 @@ def project_command(
             f"projecting {len(container.projections)} projection(s) on the "
             f"{settings.backend} store as worker {engine.worker_id}"
         )
-        engine.run(stop)
+        engine.run(stop, on_round=_beat(heartbeat) if heartbeat else None)
     typer.echo("projection worker stopped")
 
 
@@ -154,6 +163,19 @@ def retry_command(
         typer.echo(f"{name}: resumes from the failed event at the next poll")
     else:
         typer.echo(f"{name}: not failed; nothing to retry")
+
+
+def _beat(path: Path) -> Callable[[], None]:
+    """Touch `path` at most once a second: the worker's sign of life."""
+    last = 0.0
+
+    def beat() -> None:
+        nonlocal last
+        if time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            path.touch()
+
+    return beat
 
 
 def _projection(container: Container, name: str) -> Projection:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import monotonic
@@ -98,12 +98,19 @@ class Engine:
         self._next_claim = 0.0
         self._next_housekeeping = 0.0
 
-    def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set, then let go of every lock."""
+    def run(
+        self, stop: threading.Event, on_round: Callable[[], None] | None = None
+    ) -> None:
+        """Work until `stop` is set, then let go of every lock.
+
+        `on_round` is called once a round (a liveness heartbeat, say).
+        """
         log.info("projection worker %s started", self.worker_id)
         backoff = 0.0
         try:
             while not stop.is_set():
+                if on_round is not None:
+                    on_round()
                 try:
                     busy = self.run_once()
                     backoff = 0.0

@@ -22,6 +22,7 @@ from typing import Protocol
 import psycopg
 
 from infra.database import Database
+from infra.files import private_dir
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ class FileLocks(_LocalLocks):
         self._files: dict[str, int] = {}
 
     def try_acquire(self, key: str) -> bool:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.directory)
+        fd = os.open(self.directory / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -13,7 +13,14 @@ from infra.settings import ConfigurationError, Settings
 from infra.tokens import TokenEntry, TokenRegistry, load_token_registry
 from tests.support import builders as b
 from tests.support.commands import COMMANDS, case_at
-from tests.support.http import TOKENS, assert_problem, auth, json_body
+from tests.support.http import (
+    PHYSICIAN_ID,
+    TOKENS,
+    assert_problem,
+    auth,
+    json_body,
+    write_tokens_file,
+)
 
 ROLES = ["service", "clinician", "auditor", "physician"]
 WRITE = {"service": 201, "clinician": 201, "auditor": 403, "physician": 403}
@@ -31,7 +38,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/audit/referral-loops"): READ,
     ("GET", "/audit/referral-loops/{episode_id}"): READ,
     ("GET", "/audit/referral-loops/summary"): STAFF,
+    ("GET", "/worklist"): READ,
+    ("GET", "/worklist/summary"): STAFF,
     ("GET", "/projections"): STAFF,
+    ("GET", "/metrics"): STAFF,
+    # {physician_id} is the test physician: it reads its own feed.
+    ("GET", "/physicians/{physician_id}/feed"): READ,
+    # Asked with a Last-Event-ID that is no cursor: a role the stream admits is
+    # answered 422 at once instead of an endless stream (test_feed_stream.py
+    # streams for real, through uvicorn).
+    ("GET", "/physicians/{physician_id}/feed/stream"): {r: 422 for r in ROLES},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 
@@ -42,6 +58,9 @@ def call(api, method: str, template: str, headers: dict[str, str]):
         "/episodes", json=json_body(b.referral(), 0), headers=auth("service")
     ).json()
     url = template.replace("{episode_id}", opened["episode_id"])
+    url = url.replace("{physician_id}", PHYSICIAN_ID)
+    if url.endswith("/feed/stream"):
+        headers = {**headers, "Last-Event-ID": "not-a-cursor"}
     if method == "GET":
         # Read models answer once they have processed the episode.
         params = (
@@ -259,7 +278,16 @@ def test_the_embedded_default_writes_development_tokens_once(tmp_path):
 def test_a_bad_tokens_file_is_refused_saying_what_is_wrong(tmp_path, entries, words):
     path = tmp_path / "tokens.json"
     path.write_text(entries)
+    path.chmod(0o600)
     with pytest.raises(ConfigurationError, match=words):
+        TokenRegistry.from_file(path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_tokens_file_others_may_read_is_refused_as_ssh_refuses_a_key(tmp_path, mode):
+    path = write_tokens_file(tmp_path / "tokens.json")
+    path.chmod(mode)
+    with pytest.raises(ConfigurationError, match=r"open to other users.*chmod 600"):
         TokenRegistry.from_file(path)
 
 

@@ -47,7 +47,7 @@ def server(
         [
             sys.executable,
             "-m",
-            "infra.cli.main",
+            "infra.cli",
             "serve",
             "--port",
             str(port),

@@ -50,6 +50,7 @@ def write_tokens_file(path: Path) -> Path:
         },
     ]
     path.write_text(json.dumps(entries))
+    path.chmod(0o600)  # the service refuses a tokens file others may read
     return path
 
 

@@ -1,0 +1,5 @@
+"""`python -m infra.cli`: the care-episodes command line."""
+
+from infra.cli.main import main
+
+main()
