@@ -25,10 +25,17 @@ T = TypeVar("T")
 class Disclosure:
     """What one request discloses, to whom; logged before it is returned."""
 
-    def __init__(self, principal: Principal, action: str, log: AccessLog) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        action: str,
+        log: AccessLog,
+        referred: Callable[[UUID, str], bool] | None = None,
+    ) -> None:
         self.principal = principal
         self.action = action
         self.log = log
+        self.referred = referred
 
     @property
     def physician_scope(self) -> str | None:
@@ -41,13 +48,20 @@ class Disclosure:
         self,
         episode_id: UUID,
         load: Callable[[], T],
-        referrers_of: Callable[[T], Iterable[str]],
+        referrers_of: Callable[[T], Iterable[str]] | None = None,
     ) -> T:
-        """Load one episode's data, check this caller may see it, log, and return it.
+        """Check this caller may see one episode's data, load it, log, and return it.
 
         A physician gets the same 403 for an episode that does not exist as for one
-        it did not refer, so the answer reveals nothing about other patients.
+        it did not refer, and at the same cost: the episode index answers before
+        anything of the episode is read, so the answer reveals nothing about other
+        patients, not even by its timing.
         """
+        scope = self.physician_scope
+        known = self.referred
+        if scope is not None and known is not None and not known(episode_id, scope):
+            self._record([episode_id], "denied")
+            raise forbidden()
         try:
             item = load()
         except EpisodeNotFound:
@@ -56,8 +70,10 @@ class Disclosure:
                 raise forbidden() from None
             self._record([episode_id], "not_found")
             raise
-        if self.physician_scope is not None and self.physician_scope not in set(
-            referrers_of(item)
+        if (
+            scope is not None
+            and referrers_of is not None
+            and scope not in set(referrers_of(item))
         ):
             self._record([episode_id], "denied")
             raise forbidden()
@@ -83,8 +99,13 @@ def disclosure(request: Request, principal: Reader) -> Disclosure:
     """The disclosure of the current request, named by its route template."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    log = request.app.state.container.access_log
-    return Disclosure(principal, f"{request.method} {path}", log)
+    container = request.app.state.container
+    return Disclosure(
+        principal,
+        f"{request.method} {path}",
+        container.access_log,
+        container.episodes.is_referrer,
+    )
 
 
 DisclosureDep = Annotated[Disclosure, Depends(disclosure)]

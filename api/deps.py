@@ -11,6 +11,7 @@ from domain.application import CareEpisodes
 from infra.access_log import AccessLog
 from infra.bootstrap import Container
 from infra.catalog import Views
+from infra.episode_index import EpisodeIndex
 from infra.projection import ReadModels
 from infra.settings import Settings
 
@@ -41,7 +42,12 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_index(request: Request) -> EpisodeIndex:
+    return get_container(request).index
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+IndexDep = Annotated[EpisodeIndex, Depends(get_index)]
 EpisodesDep = Annotated[CareEpisodes, Depends(get_episodes)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 ReadModelsDep = Annotated[ReadModels, Depends(get_read_models)]

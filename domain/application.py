@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Recording,
+)
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -179,6 +183,16 @@ class CareEpisodes(Application[UUID]):
         """Every physician or service that referred the patient into the episode."""
         return set(self._get(episode_id).referrer_ids)
 
+    def is_referrer(self, episode_id: UUID, referrer_id: str) -> bool:
+        """Whether `referrer_id` referred the patient into the episode (one indexed
+        lookup: no event is read, so a missing episode costs the same)."""
+        return self.records.select_referrer(episode_id, referrer_id)
+
+    def record(self, *episodes: CareEpisode) -> list[Recording[UUID]]:
+        """Store the episodes' new events and, in the same transaction, what the
+        store indexes of them."""
+        return self.save(*episodes, index=[e.index_entry() for e in episodes])
+
     def history(self, episode_id: UUID) -> list[HistoryEntry]:
         """Every stored event of the episode with its version, position and metadata."""
         entries = []
@@ -216,7 +230,7 @@ class CareEpisodes(Application[UUID]):
         envelope = Envelope(actor, self.clock(), idempotency)
         episode = CareEpisode.open(episode_id, envelope, command)
         try:
-            recordings = self.save(episode)
+            recordings = self.record(episode)
         except IntegrityError:
             # Only an idempotent retry can collide: answer what the first attempt did.
             existing = self._get(episode_id)
@@ -252,7 +266,7 @@ class CareEpisodes(Application[UUID]):
                     raise VersionMismatch(episode_id, expected_version, episode.version)
                 decide(episode, Envelope(actor, self.clock(), idempotency), command)
                 try:
-                    recordings = self.save(episode)
+                    recordings = self.record(episode)
                 except IntegrityError:
                     if expected_version is not None:
                         current = self._get(episode_id).version

@@ -18,6 +18,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.errors import EpisodeClosedError, IdempotencyKeyReused, RuleViolation
 from domain.guards import check_not_future
+from domain.records import IndexEntry
 from domain.values import Envelope, Idempotency
 
 
@@ -28,6 +29,7 @@ class CareEpisode(Aggregate):
         self.patient_id = ""
         self.opened_at: datetime | None = None
         self.closed = False
+        self.assignee_id: str | None = None
         self.referrer_ids: list[str] = []
         # Versions of the treatments an outcome may follow, with their clinical
         # time; keyed by the version as text so snapshots round-trip.
@@ -47,6 +49,19 @@ class CareEpisode(Aggregate):
             occurred_at=command.occurred_at,
             idempotency=envelope.idempotency,
             **command.payload(),
+        )
+
+    def index_entry(self) -> IndexEntry:
+        """What the store indexes of this episode as it now stands."""
+        assert self.opened_at is not None
+        return IndexEntry(
+            episode_id=self.id,
+            patient_id=self.patient_id,
+            opened_at=self.opened_at,
+            status="closed" if self.closed else "open",
+            assignee_id=self.assignee_id,
+            referrer_ids=tuple(self.referrer_ids),
+            version=self.version,
         )
 
     # -- rules every later command obeys ---------------------------------------

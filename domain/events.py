@@ -176,6 +176,10 @@ class ClinicianAssigned(EpisodeEvent):
     clinician_id: str
     clinician_name: str
 
+    def apply(self, episode: CareEpisode) -> None:
+        super().apply(episode)
+        episode.assignee_id = self.clinician_id
+
 
 class EpisodeClosed(EpisodeEvent):
     reason: ClosureReason

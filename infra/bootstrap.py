@@ -18,9 +18,12 @@ from typing import Any
 import psycopg
 
 from domain.application import CareEpisodes, utc_now
+from domain.records import IndexEntry
 from infra.access_log import AccessLog
 from infra.catalog import Views, build_projections
-from infra.eventstore import build_application, chained_recorder
+from infra.database import Database
+from infra.episode_index import EpisodeIndex, replayed
+from infra.eventstore import build_application, chained_recorder, episode_records
 from infra.files import private_file
 from infra.projection import Engine, EngineOptions, ReadModels
 from infra.settings import Settings
@@ -40,6 +43,7 @@ class Container:
     read_models: ReadModels
     projections: list[Projection]
     views: Views
+    index: EpisodeIndex
     _closed: bool = field(default=False, repr=False)
 
     def engine(
@@ -107,6 +111,25 @@ def schema_lock(settings: Settings) -> Iterator[None]:
         yield  # memory:// lives in one process
 
 
+def backfill_index(episodes: CareEpisodes) -> int:
+    """Index the episodes of a store written before the index existed; how many."""
+    index = EpisodeIndex(Database(episodes))
+    if index.count() or not episodes.recorder.max_notification_id():
+        return 0
+    recorder = chained_recorder(episodes)
+    entries: list[IndexEntry] = []
+    done = 0
+    for records in episode_records(recorder):
+        decoded = [episodes.mapper.to_domain_event(record) for record in records]
+        entries.append(replayed(decoded).index_entry())
+        if len(entries) >= 500:
+            recorder.write_index(entries)
+            done, entries = done + len(entries), []
+    if entries:
+        recorder.write_index(entries)
+    return done + len(entries)
+
+
 def bootstrap(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now
 ) -> Container:
@@ -115,10 +138,14 @@ def bootstrap(
     with schema_lock(settings):
         episodes = build_application(settings, clock=clock)
         try:
+            backfill_index(episodes)
             access_log = AccessLog(episodes)
             read_models = ReadModels(episodes, projections)
         except BaseException:
             episodes.close()
             raise
     views = Views.build(read_models, projections)
-    return Container(settings, episodes, access_log, read_models, projections, views)
+    index = EpisodeIndex(Database(episodes))
+    return Container(
+        settings, episodes, access_log, read_models, projections, views, index
+    )

@@ -129,7 +129,7 @@ def _decide(plan: Plan, now: datetime) -> CareEpisode:
 
 def _save(episodes: CareEpisodes, aggregates: list[CareEpisode]) -> int:
     pending = sum(len(a.pending_events) for a in aggregates)
-    episodes.save(*aggregates)
+    episodes.record(*aggregates)
     return pending
 
 

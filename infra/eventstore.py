@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.utils import get_topic
 
 from domain.application import CareEpisodes, utc_now
+from domain.records import ChainedNotification
 from infra.files import private_file
 from infra.recorders import (
     ChainedPostgresApplicationRecorder,
@@ -85,3 +86,19 @@ def build_application(
 ) -> CareEpisodes:
     """Construct CareEpisodes on the configured store, creating its tables if missing."""
     return CareEpisodes(env=eventsourcing_env(settings), clock=clock)
+
+
+def episode_records(recorder: ChainedRecorder) -> Iterator[list[ChainedNotification]]:
+    """Every episode's stored records in version order, episode by episode."""
+    after: tuple[UUID, int] | None = None
+    current: list[ChainedNotification] = []
+    while batch := recorder.select_chain_records(after, 1000):
+        for record in batch:
+            if current and current[0].originator_id != record.originator_id:
+                yield current
+                current = []
+            current.append(record)
+        last = batch[-1]
+        after = (UUID(str(last.originator_id)), last.originator_version)
+    if current:
+        yield current

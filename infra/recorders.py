@@ -6,7 +6,9 @@ insert protocol, plus a `chain_hash` column written in the insert's transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +23,10 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.records import ChainedNotification
+from domain.records import ChainedNotification, IndexEntry
+from infra import episode_index
 from infra.chain import GENESIS, chain_link
+from infra.dialect import POSTGRES, SQLITE
 
 
 def _link_batch(
@@ -64,6 +68,18 @@ def _chained(row: Any, position_column: str) -> ChainedNotification:
         state=bytes(row["state"]),
         chain_hash=bytes(row["chain_hash"] or b""),
     )
+
+
+def _sqlite_time(moment: datetime) -> Any:
+    return SQLITE.timestamp_to_db(moment)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _aware(moment: datetime) -> Any:
+    return POSTGRES.timestamp_to_db(moment)
 
 
 def _predecessors(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int]]:
@@ -109,11 +125,17 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "rowid INTEGER PRIMARY KEY AUTOINCREMENT, "
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
             "topic TEXT, state BLOB, chain_hash BLOB, "
-            "UNIQUE (originator_id, originator_version))"
+            "UNIQUE (originator_id, originator_version))",
+            *episode_index.create_statements("sqlite"),
         ]
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index: Sequence[IndexEntry] = (),
+        **_: Any,
     ) -> Sequence[int] | None:
         heads = {}
         for key, version in _predecessors(stored_events):
@@ -141,6 +163,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 ),
             )
             positions.append(c.lastrowid)
+        if index:
+            rows, referrers = episode_index.rows(index, id_of=str, time_of=_sqlite_time)
+            c.executemany(episode_index.UPSERT.format(p="?"), rows)
+            c.executemany(episode_index.REFERRER.format(p="?"), referrers)
         return positions
 
     def select_episode_records(
@@ -170,6 +196,27 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
             return None if row is None else int(row["rowid"])
+
+    def write_index(self, entries: Sequence[IndexEntry]) -> None:
+        """Upsert index entries in a transaction of their own (a backfill)."""
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            ImmediateTransaction(conn, commit=True) as c,
+        ):
+            rows, referrers = episode_index.rows(
+                entries, id_of=str, time_of=_sqlite_time
+            )
+            c.executemany(episode_index.UPSERT.format(p="?"), rows)
+            c.executemany(episode_index.REFERRER.format(p="?"), referrers)
+
+    def select_referrer(self, episode_id: UUID, referrer_id: str) -> bool:
+        """Whether `referrer_id` referred the patient into the episode."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT 1 FROM episode_referrers WHERE episode_id=? AND referrer_id=?",
+                (str(episode_id), referrer_id),
+            )
+            return c.fetchone() is not None
 
     def select_chain_records(
         self, after: tuple[UUID, int] | None, limit: int
@@ -226,16 +273,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT notification_id FROM {0} "
             "WHERE originator_id = %s AND originator_version = %s"
         ).format(table)
+        for statement in episode_index.create_statements("postgres"):
+            self.sql_create_statements.append(SQL(statement).format())
+        self._heads = threading.local()
 
-    def _insert_stored_events(
+    def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
-        # The library's protocol: take the table lock so positions commit in
-        # order, NOTIFY listeners, then insert; RETURNING gives the positions.
-        self._lock_table(curs)
-        self._notify_channel(curs)
+        # Before the table lock, in the same transaction: the links the batch
+        # continues from. They are committed and never change, and reading them
+        # here keeps the lock (which every writer queues on) short.
         predecessors = _predecessors(stored_events)
-        heads = {}
+        heads: dict[tuple[str, int], bytes] = {}
         if predecessors:
             curs.execute(
                 self.select_heads_statement,
@@ -245,7 +294,31 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 if row["chain_hash"] is not None:
                     key = (str(row["originator_id"]), row["originator_version"])
                     heads[key] = bytes(row["chain_hash"])
+        self._heads.value = heads
+
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        index: Sequence[IndexEntry] = (),
+        **_: Any,
+    ) -> None:
+        # The library's protocol: take the table lock so positions commit in
+        # order, NOTIFY listeners, then insert; RETURNING gives the positions.
+        heads = getattr(self._heads, "value", None) or {}
+        self._heads.value = None
         links = _link_batch(stored_events, heads)
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        if index:
+            # While the lock is held, so writers of one episode update its row in
+            # the order their events commit; on a cursor of its own, since the
+            # positions are read from this one.
+            rows, referrers = episode_index.rows(index, id_of=_same, time_of=_aware)
+            with curs.connection.cursor() as other:
+                other.executemany(episode_index.UPSERT.format(p="%s"), rows)
+                other.executemany(episode_index.REFERRER.format(p="%s"), referrers)
         curs.execute(
             self.insert_chained_statement,
             (
@@ -256,6 +329,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 links,
             ),
         )
+
+    # Fail fast: the library retries these ten times when the database is away,
+    # which turned an outage into minute-long hangs; a caller gets a 503 instead
+    # and retries on its own terms.
+    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__
+    select_events = PostgresApplicationRecorder.select_events.__wrapped__
+    select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__
+    max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__
 
     def select_episode_records(
         self, episode_id: UUID, *, lte: int | None = None
@@ -277,6 +358,23 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(self.select_position_statement, (episode_id, version))
             row = curs.fetchone()
             return None if row is None else int(row["notification_id"])
+
+    def write_index(self, entries: Sequence[IndexEntry]) -> None:
+        """Upsert index entries in a transaction of their own (a backfill)."""
+        rows, referrers = episode_index.rows(entries, id_of=_same, time_of=_aware)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.executemany(episode_index.UPSERT.format(p="%s"), rows)
+            curs.executemany(episode_index.REFERRER.format(p="%s"), referrers)
+
+    def select_referrer(self, episode_id: UUID, referrer_id: str) -> bool:
+        """Whether `referrer_id` referred the patient into the episode."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                "SELECT 1 FROM episode_referrers "
+                "WHERE episode_id = %s AND referrer_id = %s",
+                (episode_id, referrer_id),
+            )
+            return curs.fetchone() is not None
 
     def select_chain_records(
         self, after: tuple[UUID, int] | None, limit: int

@@ -25,9 +25,10 @@ from eventsourcing.persistence import StoredEvent
 from domain.application import CareEpisodes
 from domain.events import EpisodeEvent, ReferralReceived
 from domain.plain import plain
-from domain.records import ChainedNotification
+from domain.records import ChainedNotification, IndexEntry
 from infra.chain import GENESIS, chain_link
-from infra.eventstore import chained_recorder
+from infra.episode_index import replayed
+from infra.eventstore import chained_recorder, episode_records
 
 FORMAT = "care-episodes/1"
 BATCH = 1000
@@ -58,7 +59,7 @@ def export(
 ) -> tuple[int, int]:
     """Write the selected episodes as JSON lines; (episodes, events) written."""
     written = events = 0
-    for records in _episodes(episodes):
+    for records in episode_records(chained_recorder(episodes)):
         decoded = [_decoded(episodes, record) for record in records]
         opening = decoded[0]
         assert isinstance(opening, ReferralReceived)
@@ -106,37 +107,25 @@ def import_file(
         )
     heapq.heapify(index)
     total, written = len(index), 0
-    lines = _LineCache(path)
+    lines = _LineCache(path, episodes)
     batch: list[StoredEvent] = []
+    entries: list[IndexEntry] = []
     while index:
         _, offset, i = heapq.heappop(index)
-        batch.append(lines.event(offset, i))
+        stored, entry = lines.event(offset, i)
+        batch.append(stored)
+        if entry is not None:  # the episode's last event: index it as it ends
+            entries.append(entry)
         if len(batch) >= BATCH or not index:
-            recorder.insert_events(batch)
+            recorder.insert_events(batch, index=entries)
             written += len(batch)
-            batch = []
+            batch, entries = [], []
             if on_progress is not None:
                 on_progress(written, total)
     return len(ids), written
 
 
 # -- export ------------------------------------------------------------------------
-
-
-def _episodes(episodes: CareEpisodes) -> Iterator[list[ChainedNotification]]:
-    recorder = chained_recorder(episodes)
-    after: tuple[UUID, int] | None = None
-    current: list[ChainedNotification] = []
-    while batch := recorder.select_chain_records(after, BATCH):
-        for record in batch:
-            if current and current[0].originator_id != record.originator_id:
-                yield current
-                current = []
-            current.append(record)
-        last = batch[-1]
-        after = (UUID(str(last.originator_id)), last.originator_version)
-    if current:
-        yield current
 
 
 def _decoded(episodes: CareEpisodes, record: ChainedNotification) -> EpisodeEvent:
@@ -214,20 +203,32 @@ def _check(line: dict[str, Any], offset: int) -> tuple[UUID, list[int]]:
 class _LineCache:
     """Episode lines read back for import, each kept until its last event is out."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, episodes: CareEpisodes) -> None:
         self.file = path.open("rb")
+        self.episodes = episodes
         self.lines: dict[int, tuple[dict[str, Any], set[int]]] = {}
 
-    def event(self, offset: int, index: int) -> StoredEvent:
+    def event(self, offset: int, index: int) -> tuple[StoredEvent, IndexEntry | None]:
+        """One stored event of a line, and the episode's index entry with its last."""
         if offset not in self.lines:
             self.file.seek(offset)
             line = json.loads(self.file.readline())
             self.lines[offset] = (line, set(range(len(line["events"]))))
         line, left = self.lines[offset]
-        event = line["events"][index]
         left.discard(index)
-        if not left:
-            del self.lines[offset]
+        stored = self._stored(line, index)
+        if left:
+            return stored, None
+        del self.lines[offset]
+        events = [
+            self.episodes.mapper.to_domain_event(self._stored(line, i))
+            for i in range(len(line["events"]))
+        ]
+        return stored, replayed(events).index_entry()
+
+    @staticmethod
+    def _stored(line: dict[str, Any], index: int) -> StoredEvent:
+        event = line["events"][index]
         return StoredEvent(
             originator_id=UUID(line["episode_id"]),
             originator_version=event["version"],

@@ -1,5 +1,6 @@
 """Episode commands (one event each) and episode reads: now, at a version, as of an instant."""
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -8,20 +9,27 @@ from pydantic import AwareDatetime
 
 from api.access import DisclosureDep
 from api.auth import Writer
-from api.deps import EpisodesDep
+from api.deps import EpisodesDep, IndexDep
 from api.errors import Problem
-from api.paging import After, Limit, decode_int_cursor, encode_cursor
+from api.paging import After, Limit, decode_cursor, decode_int_cursor, encode_cursor
 from api.schemas.commands import (
     EPISODE_COMMANDS,
     CommandAccepted,
     CommandCreate,
     OpenEpisodeCreate,
 )
-from api.schemas.episodes import EpisodePublic, HistoryPage
+from api.schemas.episodes import (
+    EpisodeFoundPublic,
+    EpisodePublic,
+    EpisodesPage,
+    HistoryPage,
+)
 from api.views import episode_public, history_item
 from domain.application import CareEpisodes, CommandResult
 from domain.commands import Command
 from domain.errors import ConcurrencyConflict, DomainError, VersionMismatch
+from domain.values import EpisodeStatus
+from infra.episode_index import EpisodeFilters
 from infra.metrics import COMMANDS, CONFLICTS, REPLAYS
 from infra.tokens import Principal
 
@@ -172,6 +180,71 @@ for _schema in EPISODE_COMMANDS:
     )
 
 
+@router.get("", responses=PROBLEMS, summary="Find episodes")
+def find_episodes(
+    access: DisclosureDep,
+    index: IndexDep,
+    patient_id: Annotated[
+        str | None, Query(max_length=128, description="one patient's episodes")
+    ] = None,
+    referrer_id: Annotated[
+        str | None,
+        Query(max_length=128, description="episodes this physician referred"),
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=128, description="episodes assigned to a clinician"),
+    ] = None,
+    status: Annotated[EpisodeStatus | None, Query(description="open or closed")] = None,
+    opened_from: Annotated[
+        AwareDatetime | None, Query(description="opened at or after")
+    ] = None,
+    opened_to: Annotated[
+        AwareDatetime | None, Query(description="opened before")
+    ] = None,
+    after: After = None,
+    limit: Limit = 50,
+) -> EpisodesPage:
+    """Episodes in the order they opened, filtered; a physician finds only the
+    episodes it referred. Every search is in the access log (it discloses patient
+    ids)."""
+    filters = EpisodeFilters(
+        patient_id=patient_id,
+        referrer_id=referrer_id,
+        assignee_id=assignee,
+        status=status.value if status else None,
+        opened_from=opened_from,
+        opened_before=opened_to,
+        physician_id=access.physician_scope,
+    )
+    found, next_key = index.search(filters, _search_cursor(after), limit)
+    access.rows(episode.episode_id for episode in found)
+    return EpisodesPage(
+        items=[EpisodeFoundPublic(**vars(episode)) for episode in found],
+        next_cursor=encode_cursor(
+            "episodes", f"{next_key[0].isoformat()}|{next_key[1]}"
+        )
+        if next_key
+        else None,
+    )
+
+
+def _search_cursor(after: str | None) -> tuple[datetime, str] | None:
+    value = decode_cursor("episodes", after)
+    if value is None:
+        return None
+    opened, _, episode = value.partition("|")
+    try:
+        moment = datetime.fromisoformat(opened)
+        if moment.utcoffset() is None:
+            raise ValueError(opened)
+        return moment, str(UUID(episode))
+    except ValueError:
+        raise Problem(
+            422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
+        ) from None
+
+
 @router.get("/{episode_id}", responses=PROBLEMS)
 def get_episode(
     episode_id: UUID,
@@ -200,9 +273,7 @@ def get_episode(
             return episodes.get_episode_as_of(episode_id, as_of)
         return episodes.get_episode(episode_id, version=version)
 
-    episode = access.episode(
-        episode_id, load, lambda _: episodes.referrer_ids(episode_id)
-    )
+    episode = access.episode(episode_id, load)
     response.headers["ETag"] = f'"{episode.version}"'
     return episode_public(episode)
 
@@ -222,7 +293,6 @@ def get_history(
     history = access.episode(
         episode_id,
         lambda: episodes.history(episode_id),
-        lambda _: episodes.referrer_ids(episode_id),
     )
     response.headers["ETag"] = f'"{history[-1].version}"'
     page = [entry for entry in history if entry.version > after_version][:limit]

@@ -140,3 +140,21 @@ class HistoryPage(BaseModel):
     episode_id: UUID
     items: list[HistoryItem]
     next_cursor: str | None
+
+
+class EpisodeFoundPublic(BaseModel):
+    """An episode a search found: enough to pick it and read it."""
+
+    episode_id: UUID
+    patient_id: str
+    opened_at: datetime
+    status: EpisodeStatus
+    assignee_id: str | None
+    version: int
+
+
+class EpisodesPage(BaseModel):
+    """A page of episodes in the order they opened."""
+
+    items: list[EpisodeFoundPublic]
+    next_cursor: str | None

@@ -31,6 +31,7 @@ STAFF = {"service": 200, "clinician": 200, "auditor": 200, "physician": 403}
 # here fails the matrix test: a new endpoint must declare who may call it.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/episodes"): WRITE,
+    ("GET", "/episodes"): READ,
     **{("POST", f"/episodes/{{episode_id}}/{case.path}"): WRITE for case in COMMANDS},
     ("GET", "/episodes/{episode_id}"): READ,
     ("GET", "/episodes/{episode_id}/history"): READ,

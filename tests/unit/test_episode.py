@@ -29,6 +29,7 @@ DECISION_STATE = {
     "patient_id",
     "opened_at",
     "closed",
+    "assignee_id",
     "referrer_ids",
     "measurable",
     "idempotency_keys",
