@@ -9,7 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.middleware import BodyGuardMiddleware, RequestContextMiddleware
+from api.middleware import (
+    BodyGuardMiddleware,
+    RequestContextMiddleware,
+    StoreDownMiddleware,
+)
 from api.observe import ObserveMiddleware
 from api.routes import access_log, audit, episodes, ops, projections
 from infra.bootstrap import bootstrap
@@ -57,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tokens = tokens
     install_error_handlers(app)
     app.add_middleware(BodyGuardMiddleware)
+    app.add_middleware(StoreDownMiddleware)
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(RequestContextMiddleware)
     for module in (episodes, audit, access_log, projections, ops):

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.context import current_request_id
 from api.errors import Problem
 from domain.values import PrincipalRole
 from infra.tokens import Principal, TokenRegistry
@@ -45,13 +46,32 @@ def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        refused(request, None, "unauthenticated")
         raise _unauthorized("send Authorization: Bearer <token>")
     registry: TokenRegistry = request.app.state.tokens
     principal = registry.authenticate(token.strip())
     if principal is None:
+        refused(request, None, "unauthenticated")
         raise _unauthorized("the bearer token is not valid")
     request.state.principal = principal
     return principal
+
+
+def refused(request: Request, principal: Principal | None, outcome: str) -> None:
+    """Put a refused request in the access log: who (nobody, for a 401), which
+    route; never anything of what was asked for."""
+    container = getattr(request.app.state, "container", None)
+    if container is None:
+        return
+    route = request.scope.get("route")
+    container.access_log.record(
+        principal_id=principal.id if principal else "-",
+        role=principal.role.value if principal else "-",
+        action=f"{request.method} {getattr(route, 'path', 'unmatched')}",
+        episode_ids=[],
+        request_id=current_request_id(),
+        outcome=outcome,
+    )
 
 
 def forbidden() -> Problem:
@@ -64,8 +84,11 @@ def forbidden() -> Problem:
 def require_role(roles: frozenset[PrincipalRole]) -> Callable[..., Principal]:
     """A dependency admitting only principals with one of `roles`."""
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    def dependency(
+        request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> Principal:
         if principal.role not in roles:
+            refused(request, principal, "denied")
             raise forbidden()
         return principal
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -124,6 +126,17 @@ def validation_problem(error: RequestValidationError) -> Problem:
     )
 
 
+def store_unavailable() -> Problem:
+    """503: the store cannot be reached now; a retry in a second may succeed."""
+    return Problem(
+        503,
+        "store-unavailable",
+        "The store is unavailable",
+        "the event store could not be reached; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error the API can raise to a problem document."""
 
@@ -154,15 +167,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlite3.OperationalError)
     async def _store_down(request: Request, error: Exception) -> JSONResponse:
         logger.error(
             "store unavailable (request_id=%s): %s", current_request_id(), error
         )
-        problem = Problem(
-            503,
-            "store-unavailable",
-            "The store is unavailable",
-            "the event store could not be reached; retry shortly",
-            headers={"Retry-After": "5"},
-        )
-        return problem_response(request.url.path, problem)
+        container = getattr(request.app.state, "container", None)
+        if container is not None:
+            container.health.failed()
+        return problem_response(request.url.path, store_unavailable())

@@ -9,7 +9,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import reset_request_id, set_request_id
-from api.errors import Problem, problem_response
+from api.errors import Problem, problem_response, store_unavailable
 
 logger = logging.getLogger("care.api")
 MAX_BODY_BYTES = 64 * 1024
@@ -128,3 +128,23 @@ def _replay(first: Message, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replayed
+
+
+class StoreDownMiddleware:
+    """While the store was just found unreachable, answer 503 at once (no request
+    queues for a connection that will not come); liveness and readiness still run."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") not in _ALWAYS:
+            container = getattr(scope["app"].state, "container", None)
+            if container is not None and container.health.presumed_down():
+                problem = store_unavailable()
+                await problem_response(scope.get("path"), problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_ALWAYS = frozenset({"/healthz", "/readyz"})

@@ -42,6 +42,7 @@ from domain.values import Actor, Envelope, Idempotency
 # open finds the episode its first attempt created instead of opening another.
 IDEMPOTENT_OPEN_NAMESPACE = UUID("6f1d3c1e-2b7a-4e0b-9d55-8c4f1e0a7b21")
 LOCK_STRIPES = 64
+LOCK_WAIT_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -309,5 +310,13 @@ class CareEpisodes(Application[UUID]):
     def _lock(self, episode_id: UUID) -> Iterator[None]:
         # Writers in this process take turns per episode, so they do not burn
         # optimistic-concurrency retries on each other; other processes still race.
-        with self._locks[episode_id.int % LOCK_STRIPES]:
+        # The turn is only a courtesy: a writer waits for it a moment at most, then
+        # goes ahead under optimistic concurrency alone, so writers stuck behind a
+        # slow store (an outage) fail on their own clock, not one after another.
+        lock = self._locks[episode_id.int % LOCK_STRIPES]
+        held = lock.acquire(timeout=LOCK_WAIT_S)
+        try:
             yield
+        finally:
+            if held:
+                lock.release()

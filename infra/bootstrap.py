@@ -25,6 +25,7 @@ from infra.database import Database
 from infra.episode_index import EpisodeIndex, replayed
 from infra.eventstore import build_application, chained_recorder, episode_records
 from infra.files import private_file
+from infra.health import StoreHealth
 from infra.projection import Engine, EngineOptions, ReadModels
 from infra.settings import Settings
 from projections.base import Projection
@@ -44,6 +45,7 @@ class Container:
     projections: list[Projection]
     views: Views
     index: EpisodeIndex
+    health: StoreHealth
     _closed: bool = field(default=False, repr=False)
 
     def engine(
@@ -74,6 +76,7 @@ class Container:
         """Close the store's connections."""
         if not self._closed:
             self._closed = True
+            self.health.close()
             self.episodes.close()
 
     def __enter__(self) -> Container:
@@ -139,13 +142,14 @@ def bootstrap(
         episodes = build_application(settings, clock=clock)
         try:
             backfill_index(episodes)
-            access_log = AccessLog(episodes)
+            access_log = AccessLog(episodes, create=settings.create_tables)
             read_models = ReadModels(episodes, projections)
         except BaseException:
             episodes.close()
             raise
     views = Views.build(read_models, projections)
     index = EpisodeIndex(Database(episodes))
+    health = StoreHealth(lambda: episodes.recorder.max_notification_id())
     return Container(
-        settings, episodes, access_log, read_models, projections, views, index
+        settings, episodes, access_log, read_models, projections, views, index, health
     )

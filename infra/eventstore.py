@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.utils import get_topic
+from eventsourcing.postgres import ConnectionPool, PostgresFactory
+from eventsourcing.utils import Environment, get_topic
+from psycopg import Connection
+from psycopg.rows import DictRow
 
 from domain.application import CareEpisodes, utc_now
 from domain.records import ChainedNotification
@@ -15,20 +20,59 @@ from infra.recorders import (
     ChainedPostgresApplicationRecorder,
     ChainedSQLiteApplicationRecorder,
 )
-from infra.settings import Settings
+from infra.settings import FAIL_FAST, Settings
+
+# A connection back in the pool for less than this is not pinged when taken:
+# it just worked. Older ones are (a restart or an outage may have killed them).
+PING_AFTER_IDLE_S = 1.0
+POOL_WAIT = "CARE_POOL_WAIT_TIMEOUT"
+
+
+def _returned(conn: Connection[Any]) -> None:
+    # The pool's reset callback: the connection is idle again from now.
+    conn._care_returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+def _check_if_idle(conn: Connection[Any]) -> None:
+    returned = getattr(conn, "_care_returned_at", None)
+    if returned is None or time.monotonic() - returned >= PING_AFTER_IDLE_S:
+        ConnectionPool.check_connection(conn)
+
+
+class CarePostgresFactory(PostgresFactory):
+    """The library's PostgreSQL infrastructure, with connections that fail fast
+    and a pool that pings only connections idle for a while."""
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        unopened = self.datastore.pool
+        known = unopened.kwargs if isinstance(unopened.kwargs, dict) else {}
+        self.datastore.pool = ConnectionPool(
+            connection_class=Connection[DictRow],
+            kwargs={**known, **FAIL_FAST},
+            min_size=unopened.min_size,
+            max_size=unopened.max_size,
+            open=False,
+            configure=self.datastore.after_connect_func(),
+            check=_check_if_idle,
+            reset=_returned,
+            timeout=float(self.env.get(POOL_WAIT) or unopened.timeout),
+            max_waiting=unopened.max_waiting,
+            max_lifetime=unopened.max_lifetime,
+        )
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing library's environment for the configured store."""
     env = {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size or ""),
-        "CREATE_TABLE": "yes",
+        "CREATE_TABLE": "yes" if settings.create_tables else "no",
     }
     if settings.backend == "postgres":
         pg = settings.postgres
         env.update(
             {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": get_topic(CarePostgresFactory),
                 "APPLICATION_RECORDER_TOPIC": get_topic(
                     ChainedPostgresApplicationRecorder
                 ),
@@ -39,8 +83,9 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
                 "POSTGRES_PASSWORD": pg["password"],
                 "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
                 "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
-                "POSTGRES_CONNECT_TIMEOUT": "5",
-                "POSTGRES_PRE_PING": "y",
+                # How long a request waits for a pooled connection before it
+                # is answered 503: with the database away, not for long.
+                POOL_WAIT: str(settings.postgres_wait_timeout),
                 # Inserts queue on the events table lock; give up after 10 s
                 # rather than hang a request forever.
                 "POSTGRES_LOCK_TIMEOUT": "10",

@@ -126,6 +126,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
             "topic TEXT, state BLOB, chain_hash BLOB, "
             "UNIQUE (originator_id, originator_version))",
+            *(
+                # Stored events are never changed (verify would tell; this says no).
+                f"CREATE TRIGGER IF NOT EXISTS {self.events_table_name}_append_only_"
+                f"{verb.lower()} BEFORE {verb} ON {self.events_table_name} BEGIN "
+                "SELECT RAISE(ABORT, 'stored events are append-only'); END"
+                for verb in ("UPDATE", "DELETE")
+            ),
             *episode_index.create_statements("sqlite"),
         ]
 
@@ -273,6 +280,20 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "SELECT notification_id FROM {0} "
             "WHERE originator_id = %s AND originator_version = %s"
         ).format(table)
+        self.sql_create_statements += [
+            SQL(
+                "CREATE OR REPLACE FUNCTION care_append_only() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                "'% is append-only', TG_TABLE_NAME; END $$"
+            ).format(),
+            # Stored events are never changed: the service's role cannot, and an
+            # owner who disables this still leaves verify to find it.
+            SQL(
+                "DO $$ BEGIN CREATE TRIGGER {0} BEFORE UPDATE OR DELETE OR TRUNCATE "
+                "ON {1} FOR EACH STATEMENT EXECUTE FUNCTION care_append_only(); "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            ).format(Identifier(f"{self.events_table_name}_append_only"), table),
+        ]
         for statement in episode_index.create_statements("postgres"):
             self.sql_create_statements.append(SQL(statement).format())
         self._heads = threading.local()

@@ -13,6 +13,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///./var/care.db"
 
 
+# libpq settings that make a lost database show within about two seconds: a
+# connection attempt gives up after 2 s (libpq's least), sent data unacknowledged
+# for 1.5 s breaks the connection, and idle connections are probed.
+FAIL_FAST = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 1500,
+}
+
+
 class ConfigurationError(Exception):
     """The configuration cannot work; the message says what to change."""
 
@@ -30,7 +43,18 @@ class Settings(BaseSettings):
     )
     postgres_pool_size: int = Field(5, ge=1, le=100)
     postgres_max_overflow: int = Field(10, ge=0, le=100)
+    postgres_wait_timeout: float = Field(
+        1.5,
+        gt=0,
+        le=30,
+        description="seconds a request waits for a database connection before 503",
+    )
     aggregate_cache_size: int = Field(1000, ge=0)
+    create_tables: bool = Field(
+        True,
+        description="create missing tables at start; no for a service role that "
+        "does not own them (`init-store --grant-to` prepares the store)",
+    )
     auth_tokens_file: Path | None = Field(
         None,
         description="JSON list of {token | token_sha256, principal, role, physician_id?}",
@@ -121,7 +145,9 @@ class Settings(BaseSettings):
 
     def postgres_conninfo(self) -> str:
         """A libpq connection string for a dedicated (non-pooled) connection."""
-        return make_conninfo(**self.postgres, connect_timeout="5")
+        return make_conninfo(
+            **self.postgres, **{k: str(v) for k, v in FAIL_FAST.items()}
+        )
 
     @property
     def postgres(self) -> dict[str, str]:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from domain.application import CareEpisodes
 from domain.records import ChainedNotification
+from infra.access_log import AccessLog, ChainBreak
 from infra.chain import GENESIS, chain_link
 from infra.eventstore import chained_recorder
 
@@ -40,10 +41,14 @@ class VerifyReport:
     events: int = 0
     problems: list[ChainProblem] = field(default_factory=list)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    log_entries: int = 0
+    log_problems: list[ChainBreak] = field(default_factory=list)
+    log_head: tuple[int, str] | None = None
+    """The access log's newest entry (id, link), if the log was verified."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.log_problems
 
     @property
     def digest(self) -> str:
@@ -59,13 +64,21 @@ def verify_store(
     episodes: CareEpisodes,
     heads: dict[str, tuple[int, str]] | None = None,
     *,
+    log: AccessLog | None = None,
+    log_head: tuple[int, str] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Recompute every chain; with `heads` from an earlier run, also find truncations.
 
-    `on_progress` hears the number of events verified so far, now and then.
+    With `log`, the access log's chain too (and, with the `log_head` an earlier run
+    saved, entries removed from its end). `on_progress` hears the number of
+    events verified so far, now and then.
     """
     report = VerifyReport()
+    if log is not None:
+        report.log_entries, report.log_problems, report.log_head = log.verify()
+        if log_head is not None:
+            report.log_problems += _check_log_head(log_head, log)
     reported = 0
     for episode_id, records in _episodes(episodes):
         report.events += len(records)
@@ -85,8 +98,37 @@ def save_heads(report: VerifyReport, path: Path) -> None:
     data = {
         "digest": report.digest,
         "heads": {k: list(v) for k, v in sorted(report.heads.items())},
+        "access_log": list(report.log_head) if report.log_head else None,
     }
     path.write_text(json.dumps(data, indent=1))
+
+
+def load_log_head(path: Path) -> tuple[int, str] | None:
+    """The access log's head saved by an earlier run, if it saved one."""
+    saved = json.loads(path.read_text()).get("access_log")
+    return None if saved is None else (int(saved[0]), str(saved[1]))
+
+
+def _check_log_head(saved: tuple[int, str], log: AccessLog) -> list[ChainBreak]:
+    """The entry an earlier run saw last must still be there, unchanged."""
+    entry_id, link = saved
+    now = log.head()
+    if now is None or now[0] < entry_id:
+        newest = now[0] if now else 0
+        return [
+            ChainBreak(
+                entry_id,
+                f"entries {newest + 1}-{entry_id} were in the access log at the last "
+                "verification and are gone",
+            )
+        ]
+    with log.db.reading() as cur:
+        row = cur.execute(
+            "SELECT chain FROM access_log WHERE id = ?", (entry_id,)
+        ).fetchone()
+    if row is None or row["chain"] is None or bytes(row["chain"]).hex() != link:
+        return [ChainBreak(entry_id, "the access log up to this entry differs")]
+    return []
 
 
 def load_heads(path: Path) -> dict[str, tuple[int, str]]:

@@ -2,16 +2,16 @@
 
 import logging
 
-from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.auth import Staff
-from api.deps import ContainerDep, EpisodesDep, SettingsDep
+from api.deps import ContainerDep, SettingsDep
 from api.errors import Problem
 from infra.metrics import exposition
 
 router = APIRouter(tags=["operations"])
+READY_WITHIN_S = 0.6
 logger = logging.getLogger("care.api")
 
 
@@ -48,17 +48,15 @@ def healthz() -> Health:
         }
     },
 )
-def readyz(episodes: EpisodesDep) -> Health:
-    """Readiness: the event store answers a query."""
-    try:
-        episodes.recorder.max_notification_id()
-    except PersistenceError as error:
-        logger.error("readiness check failed: %s", error)
+def readyz(container: ContainerDep) -> Health:
+    """Readiness: the event store answers a query, within a second."""
+    if not container.health.ready(timeout=READY_WITHIN_S):
+        logger.error("readiness check failed: the store did not answer")
         raise Problem(
             503,
             "store-unavailable",
             "The store is unavailable",
             "the event store could not be reached",
-            headers={"Retry-After": "5"},
-        ) from None
+            headers={"Retry-After": "1"},
+        )
     return Health(status="ready")

@@ -18,11 +18,13 @@ from infra.cli.context import existing_store, progress_bar, settings_of
 from infra.cli.data import demo_command, export_command, import_command
 from infra.cli.errors import FOUND, CareGroup, UsageProblem
 from infra.cli.projections import project_command, projections_app
-from infra.eventstore import build_application
+from infra.database import Database
+from infra.eventstore import chained_recorder
 from infra.logs import configure_logging
+from infra.roles import grant_service_role
 from infra.settings import redacted
 from infra.tokens import load_token_registry
-from infra.verify import load_heads, save_heads, verify_store
+from infra.verify import load_heads, load_log_head, save_heads, verify_store
 
 app = typer.Typer(
     cls=CareGroup,
@@ -46,11 +48,29 @@ app.add_typer(audit_app, name="audit")
 
 
 @app.command("init-store")
-def init_store(ctx: typer.Context) -> None:
+def init_store(
+    ctx: typer.Context,
+    grant_to: Annotated[
+        str | None,
+        typer.Option(
+            help="a PostgreSQL role the service runs as: it may append to the record "
+            "but never rewrite it (run this as the owner)"
+        ),
+    ] = None,
+) -> None:
     """Create the store's tables if missing and print where the store is."""
     settings = settings_of(ctx)
+    if grant_to is not None and settings.backend != "postgres":
+        raise UsageProblem("--grant-to is for PostgreSQL: an SQLite file has no roles")
     with bootstrap(settings) as container:
         head = container.episodes.recorder.max_notification_id() or 0
+        if grant_to is not None:
+            grant_service_role(
+                Database(container.episodes),
+                grant_to,
+                chained_recorder(container.episodes).events_table_name,
+            )
+            typer.echo(f"granted the service's rights to role {grant_to}")
     typer.echo(f"store: {settings.backend} ({redacted(settings.database_url)})")
     typer.echo(f"events recorded: newest position {head}")
 
@@ -104,29 +124,39 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Recompute every episode's hash chain; exit 1 on any tampering.
+    """Recompute every episode's hash chain and the access log's; exit 1 on any
+    tampering.
 
-    Reports each event changed, removed or reordered, and prints a digest of all
-    chain heads to keep and compare later.
+    Reports each event changed, removed or reordered and each access-log entry
+    changed or removed, and prints a digest of all chain heads to keep and compare
+    later.
     """
-    saved = _read_heads(heads) if heads else None
+    saved, saved_log = _read_heads(heads) if heads else (None, None)
     settings = existing_store(settings_of(ctx))
     with (
-        build_application(settings) as episodes,
+        bootstrap(settings) as container,
         progress_bar("verifying") as progress,
     ):
-        total = episodes.recorder.max_notification_id() or 0
+        total = container.episodes.recorder.max_notification_id() or 0
         report = verify_store(
-            episodes, saved, on_progress=lambda done: progress(done, total)
+            container.episodes,
+            saved,
+            log=container.access_log,
+            log_head=saved_log,
+            on_progress=lambda done: progress(done, total),
         )
     for problem in report.problems:
         typer.echo(
             f"{problem.kind.upper():<10} episode {problem.episode_id} "
             f"version {problem.version}: {problem.detail}"
         )
-    verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
+    for broken in report.log_problems:
+        typer.echo(f"{'ACCESS LOG':<10} entry {broken.entry_id}: {broken.detail}")
+    problems = len(report.problems) + len(report.log_problems)
+    verdict = "OK" if report.ok else f"FAILED ({problems} problem(s))"
     typer.echo(
-        f"verified {report.events} events in {len(report.heads)} episodes: {verdict}"
+        f"verified {report.events} events in {len(report.heads)} episodes and "
+        f"{report.log_entries} access-log entries: {verdict}"
     )
     typer.echo(f"chain-heads digest: {report.digest}")
     if save is not None and report.ok:
@@ -174,9 +204,11 @@ def healthcheck(
     typer.echo("alive")
 
 
-def _read_heads(path: Path) -> dict[str, tuple[int, str]]:
+def _read_heads(
+    path: Path,
+) -> tuple[dict[str, tuple[int, str]], tuple[int, str] | None]:
     try:
-        return load_heads(path)
+        return load_heads(path), load_log_head(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageProblem(f"cannot read the heads file {path}: {error}") from None
 

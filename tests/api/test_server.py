@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,15 +11,9 @@ import pytest
 from tests.support import builders as b
 from tests.support.http import auth, json_body, write_tokens_file
 from tests.support.postgres import DatabaseFactory
+from tests.support.server import ServiceProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 32
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,48 +24,14 @@ def server(
     this module's tests (each writes to episodes of its own)."""
     postgres_url = postgres_databases.take()
     tokens = write_tokens_file(tmp_path_factory.mktemp("server") / "tokens.json")
-    port = free_port()
-    env = {
-        **os.environ,
-        "CARE_DATABASE_URL": postgres_url,
-        "CARE_AUTH_TOKENS_FILE": str(tokens),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    service = ServiceProcess(
+        {"CARE_DATABASE_URL": postgres_url, "CARE_AUTH_TOKENS_FILE": str(tokens)}
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode()
-            time.sleep(0.2)
-        else:
-            pytest.fail("the server did not become ready in 30 s")
-        yield base
+        service.wait_ready()
+        yield service.url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        service.stop()
         postgres_databases.give_back(postgres_url)
 
 

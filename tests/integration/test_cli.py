@@ -57,7 +57,7 @@ def test_demo_records_episodes_reproducibly_and_verify_passes(run):
     assert "recorded 40 demo episodes" in result.output
     verified = run("verify")
     assert verified.exit_code == 0, verified.output
-    assert "in 40 episodes: OK" in verified.output
+    assert "in 40 episodes and 0 access-log entries: OK" in verified.output
 
 
 def test_verify_exits_1_on_tampering_and_2_on_an_unreadable_heads_file(run, tmp_path):

@@ -35,10 +35,16 @@ def episode_id(app: CareEpisodes):
 
 
 def tamper(app: CareEpisodes, statement: str, *params) -> None:
-    """Change stored event rows behind the application's back."""
+    """Change stored event rows behind the application's back, as someone with
+    the owner's rights could: past the append-only trigger."""
     db = Database(app)
     table = app.recorder.events_table_name
     with db.writing() as cur:
+        if db.dialect.name == "sqlite":
+            for verb in ("update", "delete"):
+                cur.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_{verb}")
+        else:
+            cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
         cur.execute(statement.format(table=table), params)
 
 
@@ -146,7 +152,9 @@ def test_the_verify_command_exits_non_zero_on_tampering(app, episode_id, setting
     runner = CliRunner()
     passed = runner.invoke(cli, ["verify"], obj=settings)
     assert passed.exit_code == 0, passed.output
-    assert "verified 5 events in 2 episodes: OK" in passed.output
+    assert "verified 5 events in 2 episodes and 0 access-log entries: OK" in (
+        passed.output
+    )
     tamper(
         app,
         "DELETE FROM {table} WHERE originator_id = ? AND originator_version = 3",
@@ -156,3 +164,15 @@ def test_the_verify_command_exits_non_zero_on_tampering(app, episode_id, setting
     assert failed.exit_code == 1
     assert f"REMOVED    episode {episode_id} version 3" in failed.output
     assert "chain-heads digest:" in failed.output
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE {table} SET topic = topic", "DELETE FROM {table}"]
+)
+def test_the_store_itself_refuses_to_change_or_remove_an_event(
+    app, episode_id, statement
+):
+    db = Database(app)
+    with pytest.raises(Exception, match="append-only"), db.writing() as cur:
+        cur.execute(statement.format(table=app.recorder.events_table_name))
+    assert verify_store(app).ok
