@@ -46,7 +46,8 @@ def decode_int_cursor(kind: str, cursor: str | None) -> int | None:
     value = decode_cursor(kind, cursor)
     if value is None:
         return None
-    if not value.isdigit():
+    # str.isdigit admits other scripts' digits ("²"); a cursor is ASCII and fits 64 bits.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Problem(
             422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
         )

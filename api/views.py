@@ -50,12 +50,13 @@ def episode_public(episode: EpisodeReading) -> EpisodePublic:
     )
 
 
-def history_item(entry: HistoryEntry) -> HistoryItem:
-    """One stored event as the history endpoint shows it."""
+def history_item(entry: HistoryEntry, *, global_position: bool = True) -> HistoryItem:
+    """One stored event as the history endpoint shows it (without its global
+    position, which would tell a physician how busy the whole store is)."""
     return HistoryItem(
         version=entry.version,
         type=entry.type,
-        position=entry.position,
+        position=entry.position if global_position else None,
         occurred_at=entry.occurred_at,
         recorded_at=entry.recorded_at,
         actor=json_value(entry.actor),

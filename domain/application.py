@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -15,11 +16,13 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
+    ProcessingEvent,
     Recording,
 )
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    PersistenceError,
 )
 from eventsourcing.utils import Environment, EnvType
 
@@ -41,6 +44,7 @@ from domain.values import Actor, Envelope, Idempotency
 # Episode ids for idempotent opens are derived from (principal, key), so a retried
 # open finds the episode its first attempt created instead of opening another.
 IDEMPOTENT_OPEN_NAMESPACE = UUID("6f1d3c1e-2b7a-4e0b-9d55-8c4f1e0a7b21")
+logger = logging.getLogger("care.episodes")
 LOCK_STRIPES = 64
 LOCK_WAIT_S = 0.25
 
@@ -108,7 +112,11 @@ class CareEpisodes(Application[UUID]):
         env: EnvType | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
+        snapshot_every: int = 0,
     ) -> None:
+        # Every `snapshot_every` events an episode's decision state is saved, so
+        # loading a long episode replays at most that many events (0: never).
+        self.snapshot_every = snapshot_every
         super().__init__(env)
         if not isinstance(self.recorder, EpisodeRecords):
             msg = (
@@ -189,15 +197,40 @@ class CareEpisodes(Application[UUID]):
         lookup: no event is read, so a missing episode costs the same)."""
         return self.records.select_referrer(episode_id, referrer_id)
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        # A snapshot only saves replaying: the events are stored and acknowledged
+        # by now, so failing to take one must not fail the command.
+        every = self.snapshot_every
+        if self.snapshots is None or not every:
+            return
+        for event in processing_event.events:
+            if event.originator_version % every:
+                continue
+            try:
+                self.take_snapshot(
+                    event.originator_id, version=event.originator_version
+                )
+            except (PersistenceError, OSError) as error:
+                logger.warning(
+                    "no snapshot of %s taken: %s", event.originator_id, error
+                )
+
     def record(self, *episodes: CareEpisode) -> list[Recording[UUID]]:
         """Store the episodes' new events and, in the same transaction, what the
         store indexes of them."""
         return self.save(*episodes, index=[e.index_entry() for e in episodes])
 
-    def history(self, episode_id: UUID) -> list[HistoryEntry]:
-        """Every stored event of the episode with its version, position and metadata."""
+    def history(
+        self, episode_id: UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[HistoryEntry]:
+        """The episode's stored events after version `after` (at most `limit`), with
+        version, position and metadata; each page costs the same however long the
+        episode is."""
+        records = self.records.select_episode_records(episode_id, gt=after, limit=limit)
+        if not records and not self.records.select_head_version(episode_id):
+            raise EpisodeNotFound(episode_id)
         entries = []
-        for record in self._records(episode_id):
+        for record in records:
             event = self.mapper.to_domain_event(record)
             assert isinstance(event, EpisodeEvent)
             entries.append(
@@ -216,6 +249,13 @@ class CareEpisodes(Application[UUID]):
                 )
             )
         return entries
+
+    def head_version(self, episode_id: UUID) -> int:
+        """The episode's newest version."""
+        version = self.records.select_head_version(episode_id)
+        if version is None:
+            raise EpisodeNotFound(episode_id)
+        return version
 
     # -- how commands are applied ------------------------------------------------
 

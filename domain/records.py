@@ -38,9 +38,17 @@ class EpisodeRecords(Protocol):
     """An episode's stored records with their positions (infra's recorders provide it)."""
 
     def select_episode_records(
-        self, episode_id: UUID, *, lte: int | None = None
+        self,
+        episode_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> Sequence[ChainedNotification]:
-        """Every stored event of one episode in version order, with its position."""
+        """An episode's stored events in version order, with their positions."""
+
+    def select_head_version(self, episode_id: UUID) -> int | None:
+        """The episode's newest version, or None if it has no events."""
 
     def select_position(self, episode_id: UUID, version: int) -> int | None:
         """The global position of one episode event, or None if absent."""

@@ -8,7 +8,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.postgres import ConnectionPool, PostgresFactory
+from eventsourcing.postgres import (
+    ConnectionPool,
+    PostgresAggregateRecorder,
+    PostgresFactory,
+)
 from eventsourcing.utils import Environment, get_topic
 from psycopg import Connection
 from psycopg.rows import DictRow
@@ -26,6 +30,7 @@ from infra.settings import FAIL_FAST, Settings
 # it just worked. Older ones are (a restart or an outage may have killed them).
 PING_AFTER_IDLE_S = 1.0
 POOL_WAIT = "CARE_POOL_WAIT_TIMEOUT"
+RECONNECT_WITHIN_S = 1.0
 
 
 def _returned(conn: Connection[Any]) -> None:
@@ -39,9 +44,19 @@ def _check_if_idle(conn: Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
+class SnapshotRecorder(PostgresAggregateRecorder):
+    """The snapshots' table, read and written without the library's ten retries
+    (an outage must answer 503 fast; a missing snapshot only costs a replay)."""
+
+    insert_events = PostgresAggregateRecorder.insert_events.__wrapped__
+    select_events = PostgresAggregateRecorder.select_events.__wrapped__
+
+
 class CarePostgresFactory(PostgresFactory):
     """The library's PostgreSQL infrastructure, with connections that fail fast
     and a pool that pings only connections idle for a while."""
+
+    aggregate_recorder_class = SnapshotRecorder
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
@@ -59,6 +74,10 @@ class CarePostgresFactory(PostgresFactory):
             timeout=float(self.env.get(POOL_WAIT) or unopened.timeout),
             max_waiting=unopened.max_waiting,
             max_lifetime=unopened.max_lifetime,
+            # Give up a reconnection soon: while the database is away a new
+            # attempt starts whenever a request asks, instead of one attempt
+            # backing off for minutes and holding recovery back when it returns.
+            reconnect_timeout=RECONNECT_WITHIN_S,
         )
 
 
@@ -67,6 +86,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     env = {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size or ""),
         "CREATE_TABLE": "yes" if settings.create_tables else "no",
+        "IS_SNAPSHOTTING_ENABLED": "y" if settings.snapshot_every else "n",
     }
     if settings.backend == "postgres":
         pg = settings.postgres
@@ -130,7 +150,11 @@ def build_application(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now
 ) -> CareEpisodes:
     """Construct CareEpisodes on the configured store, creating its tables if missing."""
-    return CareEpisodes(env=eventsourcing_env(settings), clock=clock)
+    return CareEpisodes(
+        env=eventsourcing_env(settings),
+        clock=clock,
+        snapshot_every=settings.snapshot_every,
+    )
 
 
 def episode_records(recorder: ChainedRecorder) -> Iterator[list[ChainedNotification]]:

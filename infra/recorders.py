@@ -177,21 +177,44 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return positions
 
     def select_episode_records(
-        self, episode_id: UUID, *, lte: int | None = None
+        self,
+        episode_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[ChainedNotification]:
-        """Every stored event of one episode, in version order, with position and link."""
+        """An episode's stored events in version order (after version `gt`, up to
+        `lte`, at most `limit` of them), with position and link."""
         statement = (
             f"SELECT rowid, originator_id, originator_version, topic, state, chain_hash "
             f"FROM {self.events_table_name} WHERE originator_id=? "
         )
         params: list[Any] = [episode_id.hex]
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
         if lte is not None:
             statement += "AND originator_version<=? "
             params.append(lte)
         statement += "ORDER BY originator_version"
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             return [_chained(row, "rowid") for row in c.fetchall()]
+
+    def select_head_version(self, episode_id: UUID) -> int | None:
+        """The episode's newest version, or None if it has no events."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(originator_version) AS v FROM {self.events_table_name} "
+                "WHERE originator_id=?",
+                (episode_id.hex,),
+            )
+            row = c.fetchone()
+            return None if row is None or row["v"] is None else int(row["v"])
 
     def select_position(self, episode_id: UUID, version: int) -> int | None:
         """The global position of one episode event."""
@@ -275,6 +298,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.select_chain_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
             "chain_hash FROM {0}"
+        ).format(table)
+        self.select_head_statement = SQL(
+            "SELECT MAX(originator_version) AS v FROM {0} WHERE originator_id = %s"
         ).format(table)
         self.select_position_statement = SQL(
             "SELECT notification_id FROM {0} "
@@ -360,18 +386,37 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__
 
     def select_episode_records(
-        self, episode_id: UUID, *, lte: int | None = None
+        self,
+        episode_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[ChainedNotification]:
-        """Every stored event of one episode, in version order, with position and link."""
+        """An episode's stored events in version order (after version `gt`, up to
+        `lte`, at most `limit` of them), with position and link."""
         statement = self.select_records_statement
         params: list[Any] = [episode_id]
+        if gt is not None:
+            statement += SQL(" AND originator_version > %s")
+            params.append(gt)
         if lte is not None:
             statement += SQL(" AND originator_version <= %s")
             params.append(lte)
         statement += SQL(" ORDER BY originator_version")
+        if limit is not None:
+            statement += SQL(" LIMIT %s")
+            params.append(limit)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
             return [_chained(row, "notification_id") for row in curs.fetchall()]
+
+    def select_head_version(self, episode_id: UUID) -> int | None:
+        """The episode's newest version, or None if it has no events."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_head_statement, (episode_id,))
+            row = curs.fetchone()
+            return None if row is None or row["v"] is None else int(row["v"])
 
     def select_position(self, episode_id: UUID, version: int) -> int | None:
         """The global position of one episode event."""

@@ -20,8 +20,11 @@ APPEND_ONLY = ("access_log", "access_log_episodes")
 KEPT = ("episode_index", "episode_referrers", "projection_generations")
 
 
-def grant_service_role(db: Database, role: str, events_table: str) -> None:
-    """Give `role` exactly what the service needs (see the module's docstring)."""
+def grant_service_role(
+    db: Database, role: str, events_table: str, snapshots_table: str | None = None
+) -> None:
+    """Give `role` exactly what the service needs (see the module's docstring);
+    snapshots, which only save replaying, it may also replace."""
     if db.dialect.name != "postgres":
         raise ValueError("roles are PostgreSQL's; an SQLite file has no users")
     who = sql.Identifier(role)
@@ -44,6 +47,12 @@ def grant_service_role(db: Database, role: str, events_table: str) -> None:
             who
         ),
     ]
+    if snapshots_table is not None:
+        statements.append(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {0} TO {1}").format(
+                sql.Identifier(snapshots_table), who
+            )
+        )
     with db.writing() as cur:
         for statement in statements:
             cur.raw.execute(statement)

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="seconds a request waits for a database connection before 503",
     )
     aggregate_cache_size: int = Field(1000, ge=0)
+    snapshot_every: int = Field(
+        100,
+        ge=0,
+        le=100_000,
+        description="save an episode's decision state every N events (0: never)",
+    )
     create_tables: bool = Field(
         True,
         description="create missing tables at start; no for a service role that "

@@ -25,7 +25,7 @@ from api.schemas.episodes import (
     HistoryPage,
 )
 from api.views import episode_public, history_item
-from domain.application import CareEpisodes, CommandResult
+from domain.application import CareEpisodes, CommandResult, HistoryEntry
 from domain.commands import Command
 from domain.errors import ConcurrencyConflict, DomainError, VersionMismatch
 from domain.values import EpisodeStatus
@@ -290,15 +290,22 @@ def get_history(
     """Every stored event of the episode, oldest first: version, type, position, times,
     actor, data and its hash-chain link."""
     after_version = decode_int_cursor("history", after) or 0
-    history = access.episode(
-        episode_id,
-        lambda: episodes.history(episode_id),
-    )
-    response.headers["ETag"] = f'"{history[-1].version}"'
-    page = [entry for entry in history if entry.version > after_version][:limit]
-    more = page and page[-1].version < history[-1].version
+
+    def load() -> tuple[list[HistoryEntry], int]:
+        # One page read by version range (its cost flat in the episode's length),
+        # then the newest version for the ETag and the next cursor.
+        page = episodes.history(episode_id, after=after_version, limit=limit)
+        newest = max(episodes.head_version(episode_id), *(e.version for e in page))
+        return page, newest
+
+    page, newest = access.episode(episode_id, load)
+    response.headers["ETag"] = f'"{newest}"'
+    more = bool(page) and page[-1].version < newest
     return HistoryPage(
         episode_id=episode_id,
-        items=[history_item(entry) for entry in page],
+        items=[
+            history_item(entry, global_position=access.physician_scope is None)
+            for entry in page
+        ],
         next_cursor=encode_cursor("history", page[-1].version) if more else None,
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.schemas.commands import (
     AdministerBiologicCreate,
@@ -125,7 +125,10 @@ class HistoryItem(BaseModel):
 
     version: int
     type: str
-    position: int
+    position: int | None = Field(
+        description="the event's place in the global order; null for a physician, "
+        "who learns nothing of other patients' events (the version orders its own)"
+    )
     occurred_at: datetime
     recorded_at: datetime
     actor: ActorPublic

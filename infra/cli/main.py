@@ -65,10 +65,14 @@ def init_store(
     with bootstrap(settings) as container:
         head = container.episodes.recorder.max_notification_id() or 0
         if grant_to is not None:
+            snapshots = container.episodes.snapshots
             grant_service_role(
                 Database(container.episodes),
                 grant_to,
                 chained_recorder(container.episodes).events_table_name,
+                snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+                if snapshots is not None
+                else None,
             )
             typer.echo(f"granted the service's rights to role {grant_to}")
     typer.echo(f"store: {settings.backend} ({redacted(settings.database_url)})")

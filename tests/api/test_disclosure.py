@@ -43,3 +43,13 @@ def test_a_missing_episode_is_refused_the_same_way(api, nothing_is_read, url):
     response = api.get(url.format(id=uuid4()), role="physician")
     body = assert_problem(response, 403, "forbidden")
     assert body["detail"] == "your role does not allow this request"
+
+
+def test_a_physician_sees_no_global_position_in_its_patients_history(api):
+    mine = api.open()
+    api.command(mine, "diagnostics")
+    staff = api.get(f"/episodes/{mine}/history").json()["items"]
+    physician = api.get(f"/episodes/{mine}/history", role="physician").json()["items"]
+    assert all(isinstance(item["position"], int) for item in staff)
+    assert [item["position"] for item in physician] == [None, None]
+    assert [item["version"] for item in physician] == [1, 2]

@@ -392,3 +392,19 @@ def test_an_unreachable_store_is_a_503_problem_with_retry_after(api, monkeypatch
     assert response.headers["retry-after"] == "1" and "10.0.0.5" not in response.text
     monkeypatch.setattr(container.episodes.recorder, "max_notification_id", unreachable)
     assert_problem(api.client.get("/readyz"), 503, "store-unavailable")
+
+
+def test_history_pages_read_only_their_own_versions(api):
+    episode_id = api.open()
+    for day in range(1, 8):
+        api.command(episode_id, "diagnostics", days=day)
+    first = api.get(f"/episodes/{episode_id}/history", params={"limit": 3})
+    assert first.headers["etag"] == '"8"'
+    page = first.json()
+    assert [i["version"] for i in page["items"]] == [1, 2, 3]
+    rest = api.get(
+        f"/episodes/{episode_id}/history",
+        params={"limit": 10, "after": page["next_cursor"]},
+    ).json()
+    assert [i["version"] for i in rest["items"]] == [4, 5, 6, 7, 8]
+    assert rest["next_cursor"] is None

@@ -51,7 +51,13 @@ def timed(call) -> tuple[int, float]:
 
 def test_an_outage_answers_503_fast_and_service_resumes_by_itself(cut_off):
     service, proxy = cut_off
-    client = httpx.Client(base_url=service.url, timeout=10)
+    # No keep-alive: a connection idle past uvicorn's keep-alive would be reset
+    # under the client, which is not what this test is about.
+    client = httpx.Client(
+        base_url=service.url,
+        timeout=10,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
     opened = client.post(
         "/episodes", json=json_body(b.referral()), headers=auth("service")
     )
@@ -92,11 +98,15 @@ def test_an_outage_answers_503_fast_and_service_resumes_by_itself(cut_off):
     # and when it comes back, service resumes within 2 s without a restart
     proxy.restore()
     back_at = time.monotonic()
-    while write().status_code != 201:
-        assert time.monotonic() - back_at < 2.0, "service did not resume within 2 s"
-        time.sleep(0.05)
+    # back means every worker answers again: several writes and reads in a row
+    recent: list[int] = []
+    while recent[-6:] != [201, 200] * 3:
+        assert time.monotonic() - back_at < 2.0, f"not resumed within 2 s: {recent}"
+        recent += [write().status_code, read().status_code]
+        if recent[-2:] != [201, 200]:
+            time.sleep(0.05)
     resumed = time.monotonic() - back_at
-    assert read().status_code == 200 and ready().status_code == 200
+    assert ready().status_code == 200
     print(
         f"\noutage of {OUTAGE_S:.0f} s: every request answered 503, "
         f"the slowest in {slowest:.2f} s; "
