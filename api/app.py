@@ -8,19 +8,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.deps import WaitSlots
 from api.errors import install_error_handlers
+from api.feed_stream import FeedStreams
 from api.middleware import (
     BodyGuardMiddleware,
     RequestContextMiddleware,
     StoreDownMiddleware,
 )
 from api.observe import ObserveMiddleware
-from api.routes import access_log, audit, episodes, ops, projections
+from api.routes import access_log, audit, episodes, feeds, ops, projections, worklist
 from infra.bootstrap import bootstrap
 from infra.logs import configure_logging
 from infra.projection import EngineHandle
 from infra.settings import Settings, load_settings
 from infra.tokens import load_token_registry
+from infra.watch import PositionWatcher
 
 logger = logging.getLogger("care.api")
 
@@ -32,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = bootstrap(settings)
+        # One watcher of projection positions per process: feed streams wait on it.
+        watcher = PositionWatcher.of(container.read_models)
         engine = None
         try:
             if settings.runs_projections_in_process:
@@ -40,6 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
                 engine = EngineHandle(container.engine()).start()
             app.state.container = container
             app.state.engine = engine
+            app.state.watcher = watcher
+            app.state.feed_streams = FeedStreams(settings, watcher)
+            app.state.read_waits = WaitSlots(settings.read_wait_max_waiters)
             logger.info(
                 "serving care episodes from %s (projections %s)",
                 settings.backend,
@@ -47,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
             yield
         finally:
+            watcher.close()
             if engine is not None:
                 engine.stop()
             container.close()
@@ -64,7 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(StoreDownMiddleware)
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    for module in (episodes, audit, access_log, projections, ops):
+    for module in (episodes, audit, worklist, feeds, access_log, projections, ops):
         app.include_router(module.router)
     return app
 

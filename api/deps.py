@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from api.auth import authenticate
 from api.errors import Problem
 from domain.application import CareEpisodes
+from domain.values import PrincipalRole
 from infra.access_log import AccessLog
 from infra.bootstrap import Container
 from infra.catalog import Views
 from infra.episode_index import EpisodeIndex
 from infra.projection import ReadModels
 from infra.settings import Settings
+from infra.tokens import Principal
+from infra.watch import PositionWatcher
 
 
 def get_container(request: Request) -> Container:
@@ -55,17 +60,87 @@ ViewsDep = Annotated[Views, Depends(get_views)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def wait_for_position(
-    read_models: ReadModels, name: str, position: int | None, timeout_s: float
-) -> None:
-    """Hold a read until projection `name` has processed `position` (read your own
-    writes); 503 with Retry-After if it has not within `timeout_s`."""
-    if position is None or read_models.wait_for(name, position, timeout_s):
-        return
-    raise Problem(
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=2**63 - 1,
+        description="wait (a few seconds at most) until the read model has processed "
+        "this global position, e.g. the `position` a command answered; else 503. "
+        "For callers that write: a physician may not use it",
+    ),
+]
+
+
+def _behind(name: str, position: int) -> Problem:
+    return Problem(
         503,
         "read-model-behind",
         "The read model has not caught up",
         f"{name} has not yet processed position {position}; retry shortly",
         headers={"Retry-After": "1"},
     )
+
+
+def read_after(projection: str) -> Callable[..., Awaitable[int | None]]:
+    """A dependency that holds a read until `projection` has processed the caller's
+    `min_position` (read your own writes), waiting on the process's watcher: no
+    thread is held while it waits, and past `read_wait_max_waiters` waiting reads
+    the next answers 503 at once."""
+
+    async def wait(
+        request: Request,
+        principal: Annotated[Principal, Depends(authenticate)],
+        min_position: MinPosition = None,
+    ) -> int | None:
+        if min_position is None:
+            return None
+        if principal.role is PrincipalRole.PHYSICIAN:
+            # Positions are global: answering at once up to the head and waiting
+            # beyond it would tell a physician how many events the store holds.
+            raise Problem(
+                422,
+                "invalid-request",
+                "The request is invalid",
+                "min_position: a physician reads its feed by cursor, not by position",
+                errors=[
+                    {
+                        "field": "min_position",
+                        "in": "query",
+                        "message": "not for physicians",
+                    }
+                ],
+            )
+        settings: Settings = request.app.state.settings
+        waits: WaitSlots = request.app.state.read_waits
+        if not waits.take():
+            raise _behind(projection, min_position)
+        try:
+            watcher: PositionWatcher = request.app.state.watcher
+            if not await watcher.wait_for(
+                projection, min_position, settings.read_wait_timeout
+            ):
+                raise _behind(projection, min_position)
+        finally:
+            waits.give_back()
+        return min_position
+
+    return wait
+
+
+class WaitSlots:
+    """How many reads of this process may wait for a position at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.waiting = 0
+
+    def take(self) -> bool:
+        # Only the event loop's thread calls this: no lock needed.
+        if self.waiting >= self.limit:
+            return False
+        self.waiting += 1
+        return True
+
+    def give_back(self) -> None:
+        self.waiting -= 1

@@ -11,19 +11,29 @@ from dataclasses import dataclass
 
 from infra.projection import ReadModels
 from infra.settings import Settings
+from infra.views.physician_feed import SqlPhysicianFeedView
 from infra.views.referral_audit import SqlReferralAuditView
+from infra.views.worklist import SqlWorklistView
 from projections.base import Projection, check_projection
+from projections.physician_feed import (
+    PhysicianFeedProjection,
+    PhysicianFeedView,
+    feed_parameters,
+)
 from projections.referral_audit import (
     ReferralAuditProjection,
     ReferralAuditView,
     audit_rules,
 )
+from projections.worklist import WorklistProjection, WorklistView, worklist_rules
 
 
 def build_projections(settings: Settings) -> list[Projection]:
     """A fresh instance of each projection this deployment runs, configured."""
     projections: list[Projection] = [
         ReferralAuditProjection(audit_rules(settings.audit_block_profile)),
+        WorklistProjection(worklist_rules(settings.audit_block_profile)),
+        PhysicianFeedProjection(feed_parameters(settings.audit_block_profile)),
     ]
     return [check_projection(p) for p in projections]
 
@@ -33,6 +43,8 @@ class Views:
     """Each read model's questions, answered from its serving tables."""
 
     referral_audit: ReferralAuditView
+    worklist: WorklistView
+    physician_feed: PhysicianFeedView
 
     @classmethod
     def build(cls, reads: ReadModels, projections: Sequence[Projection]) -> Views:
@@ -40,4 +52,10 @@ class Views:
         named = {p.name: p for p in projections}
         audit = named[ReferralAuditProjection.name]
         assert isinstance(audit, ReferralAuditProjection)
-        return cls(referral_audit=SqlReferralAuditView(reads, audit.rules))
+        worklist = named[WorklistProjection.name]
+        assert isinstance(worklist, WorklistProjection)
+        return cls(
+            referral_audit=SqlReferralAuditView(reads, audit.rules),
+            worklist=SqlWorklistView(reads, worklist.rules),
+            physician_feed=SqlPhysicianFeedView(reads),
+        )

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
     projection_poll_interval: float = Field(0.5, gt=0, le=60)
+    read_wait_max_waiters: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="reads waiting for min_position at once per process (503 beyond)",
+    )
     read_wait_timeout: float = Field(
         5.0,
         ge=0,

@@ -99,8 +99,19 @@ def identifications(state: State, evidence: Evidence) -> list[Identification]:
     EMG/NCS for radicular) naming it; myofascial may rest on an examination;
     nonspecific never counts. A physical exam or X-ray alone identifies nothing else.
     """
-    diagnostics = in_clinical_order(state["diagnostics"])
     found: dict[str, Identification] = {}
+    for candidate in every_identification(state, evidence):
+        best = found.get(candidate.generator)
+        if best is None or candidate.moment < best.moment:
+            found[candidate.generator] = candidate
+    return sorted(found.values(), key=lambda i: i.moment)
+
+
+def every_identification(state: State, evidence: Evidence) -> list[Identification]:
+    """One identification per diagnostic that names a generator the evidence fits,
+    at the moment it fits (a later diagnostic may identify a generator again)."""
+    diagnostics = in_clinical_order(state["diagnostics"])
+    found = []
     for named in diagnostics:
         generator = named["generator"]
         if not generator or generator in evidence.never:
@@ -109,16 +120,15 @@ def identifications(state: State, evidence: Evidence) -> list[Identification]:
         if support is None:
             continue
         last = max([named, *support], key=when)
-        candidate = Identification(
-            generator,
-            last["at"],
-            last["version"],
-            tuple(sorted({named["version"], *(s["version"] for s in support)})),
+        found.append(
+            Identification(
+                generator,
+                last["at"],
+                last["version"],
+                tuple(sorted({named["version"], *(s["version"] for s in support)})),
+            )
         )
-        best = found.get(generator)
-        if best is None or candidate.moment < best.moment:
-            found[generator] = candidate
-    return sorted(found.values(), key=lambda i: i.moment)
+    return sorted(found, key=lambda i: i.moment)
 
 
 def _support(
@@ -167,8 +177,11 @@ def identified_by(
 def identified_between(
     state: State, evidence: Evidence, after: Moment, until: Moment
 ) -> list[Identification]:
-    """The identifications made after `after` and at or before `until`."""
-    return [i for i in identifications(state, evidence) if after < i.moment <= until]
+    """The identifications made after `after` and at or before `until`, a
+    generator identified again in that span included."""
+    return [
+        i for i in every_identification(state, evidence) if after < i.moment <= until
+    ]
 
 
 # -- red flags -----------------------------------------------------------------------

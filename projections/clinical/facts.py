@@ -10,7 +10,7 @@ datetimes, dates and Decimals.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -55,14 +55,41 @@ def opened_state(event: ev.ReferralReceived) -> State:
     }
 
 
+def starting(
+    state: State | None,
+    event: ev.EpisodeEvent,
+    fresh: Mapping[str, Any] | None = None,
+) -> State | None:
+    """The state `event` applies to: for an episode's first event its opened state
+    (with `fresh`'s fields of the read model's own), else the stored one; None when
+    the event was applied already (a redelivery changes nothing)."""
+    if state is None:
+        if not isinstance(event, ev.ReferralReceived) or event.originator_version != 1:
+            msg = (
+                f"episode {event.originator_id} has no opening referral before "
+                f"{type(event).__name__} at version {event.originator_version}"
+            )
+            raise ValueError(msg)
+        return {**opened_state(event), **(fresh or {})}
+    if event.originator_version <= state["version"]:
+        return None
+    return state
+
+
 def recorded(state: State, event: ev.EpisodeEvent, position: int) -> State:
-    """The state after `event`, its facts appended; `state` itself is untouched."""
+    """The state after `event`, its facts appended; `state` itself is untouched.
+
+    An event with no clinical fact (an assignment) only moves the version.
+    """
     new_state = {**state, "version": event.originator_version, "position": position}
     stamp = {"version": event.originator_version, "at": event.occurred_at}
     if isinstance(event, ev.EpisodeClosed):
         new_state["closed"] = {**stamp, "reason": plain(event.reason)}
         return new_state
-    for name, facts in _FACTS[type(event)](event).items():
+    facts_of = _FACTS.get(type(event))
+    if facts_of is None:
+        return new_state
+    for name, facts in facts_of(event).items():
         # .get: states stored before a list existed (a rebuild fills it in).
         new_state[name] = [*state.get(name, ()), *({**stamp, **fact} for fact in facts)]
     return new_state

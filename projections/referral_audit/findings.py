@@ -41,6 +41,10 @@ class Finding:
     fires_at: datetime | None = None
     surgeon_id: str | None = None
     subject: str = ""
+    referrer_id: str | None = None
+    """Rule set v2: the referrer the finding is charged to (None: the opening one)."""
+    surgery_version: int | None = None
+    """Rule set v2: the version of the surgery referral the finding concerns."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Rule:
         fires_at: datetime | None = None,
         surgeon_id: str | None = None,
         subject: str = "",
+        referrer_id: str | None = None,
+        surgery_version: int | None = None,
     ) -> Finding:
         """A finding of this rule triggered by the event behind `record`."""
         return Finding(
@@ -71,6 +77,8 @@ class Rule:
             fires_at=fires_at,
             surgeon_id=surgeon_id,
             subject=subject,
+            referrer_id=referrer_id,
+            surgery_version=surgery_version,
         )
 
 
@@ -86,6 +94,9 @@ R8 = Rule("R8", "outcome_not_measured", Severity.MEDIUM)
 R9 = Rule("R9", "red_flag_escalation_late", Severity.CRITICAL)
 R10 = Rule("R10", "referral_loop_open", Severity.MEDIUM)
 RULES = (R1, R2, R3, R4, R5, R6, R7, R8, R9, R10)
+# Rule set v2 adds R11 (DOMAIN.md v2 rule table).
+R11 = Rule("R11", "surgery_without_referral", Severity.MEDIUM)
+V2_RULES = (*RULES, R11)
 
 
 def is_due(finding: Finding | Mapping[str, Any], now: datetime) -> bool:

@@ -12,8 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Literal, overload
 
 from projections.clinical.parameters import Mcid
+from projections.referral_audit.rules_v2.parameters import (
+    AuditRulesV2,
+    audit_rules_v2,
+)
 
 # DOMAIN.md speaks in months; the audit counts them as whole weeks of days.
 THREE_MONTHS = timedelta(days=91)
@@ -154,8 +159,27 @@ RULES_V1 = AuditRules(
 )
 
 
-def audit_rules(profile: str = PAYER_BLOCKS.name) -> AuditRules:
-    """Rule set v1 with the named block profile ("payer" or "nhs") active."""
+@overload
+def audit_rules(
+    profile: str = ..., version: Literal[2] = ...
+) -> AuditRulesV2: ...  # pragma: no cover
+
+
+@overload
+def audit_rules(
+    profile: str, version: Literal[1]
+) -> AuditRules: ...  # pragma: no cover
+
+
+def audit_rules(
+    profile: str = PAYER_BLOCKS.name, version: int = 2
+) -> AuditRules | AuditRulesV2:
+    """The rule set of `version` (2 by default) with the named block profile
+    ("payer" or "nhs") active."""
+    if version == 2:
+        return audit_rules_v2(profile)
+    if version != 1:
+        raise ValueError(f"rules version {version!r} is not one of: 1, 2")
     if profile not in BLOCK_PROFILES:
         allowed = ", ".join(sorted(BLOCK_PROFILES))
         raise ValueError(f"block profile {profile!r} is not one of: {allowed}")

@@ -1,18 +1,13 @@
-"""The referral-loop audit read model (DESIGN §5): which episodes went round the loop.
+"""The referral-loop audit read model (DESIGN §5), rule set v2: projection version 3.
 
-`ReferralAuditProjection` keeps each episode's clinical facts as its state. After
-every event it re-evaluates rules R1-R10 (DOMAIN.md) on them and replaces the
-episode's row and all of its finding rows, so a later event that answers a
-finding removes it. Nothing here reads a clock: time-based findings carry the
-deadline in `fires_at`, and readers count them once their clock has passed it
-(SQL: `fires_at IS NULL OR fires_at <= :now`; in memory: `is_due`).
-
-What the views call, given stored rows and the reader's `now`: `audit_row` (one
-episode in the DESIGN §4 shape, for GET /audit/referral-loops and /{episode_id})
-and `summarize` (GET /audit/referral-loops/summary; `AuditSummary.table()` for the
-CLI report and its CSV). The list query selects episodes having a finding row that
-is due and matches the filters, pages on (opened_at, episode_id), and joins
-SURGEONS for the surgeon filter.
+Each episode's state is its clinical facts (projections.clinical.facts). `handle`
+only folds an event in; `settle`, once per key a batch touched, judges the
+episode-wide rules (`rules_v2`) and replaces the episode's row and its
+episode-scope finding rows, and turns the change in what the episode adds to the
+summary into `Increment`s (`totals`). An episode with ESIs also tells its
+patient's key ("patient:<id>", `patient`), whose settle judges R5 over all of
+the patient's episodes. Nothing reads a clock: time-based findings carry their
+deadline in `fires_at` and readers count them once their clock has passed it.
 """
 
 from __future__ import annotations
@@ -22,154 +17,130 @@ from typing import Any
 from domain import events as ev
 from projections.base import (
     Change,
-    Column,
     Handled,
+    Message,
     Projection,
     Put,
     Remove,
     State,
-    Table,
 )
-from projections.clinical.facts import CLINICAL_EVENTS, opened_state, recorded
-from projections.referral_audit.facts import in_clinical_order, pathway
-from projections.referral_audit.findings import (
-    Finding,
+from projections.clinical.definitions import esis_of, in_clinical_order, on
+from projections.clinical.facts import CLINICAL_EVENTS, recorded, starting
+from projections.referral_audit import patient, totals
+from projections.referral_audit.findings import Finding
+from projections.referral_audit.metrics_v2 import episode_metrics, horizons
+from projections.referral_audit.rules_v2 import (
+    RULES_V2,
+    AuditRulesV2,
+    Judged,
+    evaluate_episode,
+    surgery_referrals,
 )
-from projections.referral_audit.metrics import episode_metrics
-from projections.referral_audit.parameters import (
-    RULES_V1,
-    AuditRules,
-)
-from projections.referral_audit.rules import evaluate, red_flag_exempt
-
-EPISODES = Table(
-    name="episodes",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("patient_id", "text", nullable=False),
-        Column("referrer_id", "text", nullable=False),
-        Column("referrer_role", "text", nullable=False),
-        Column("opened_at", "timestamp", nullable=False),
-        Column("status", "text", nullable=False),
-        Column("pathway", "json", nullable=False),
-        Column("surgeon_ids", "json", nullable=False),
-        Column("metrics", "json", nullable=False),
-        Column("rules_version", "integer", nullable=False),
-        Column("rules_profile", "text", nullable=False),
-        Column("red_flag_exempt", "boolean", nullable=False),
-        Column("version", "integer", nullable=False),
-        Column("position", "integer", nullable=False),
-    ),
-    key=("episode_id",),
-    # Keyset paging walks (opened_at, episode_id); the referrer filter needs its own.
-    indexes=(("opened_at", "episode_id"), ("referrer_id",)),
-)
-
-FINDINGS = Table(
-    name="findings",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("rule", "text", nullable=False),
-        Column("at_version", "integer", nullable=False),
-        Column("subject", "text", nullable=False),
-        Column("name", "text", nullable=False),
-        Column("severity", "text", nullable=False),
-        Column("detail", "text", nullable=False),
-        Column("occurred_at", "timestamp", nullable=False),
-        Column("fires_at", "timestamp"),
-        Column("surgeon_id", "text"),
-        # Denormalised from the episode so list filters need no join.
-        Column("referrer_id", "text", nullable=False),
-        Column("opened_at", "timestamp", nullable=False),
-    ),
-    key=("episode_id", "rule", "at_version", "subject"),
-    indexes=(
-        ("rule", "episode_id"),
-        ("severity", "episode_id"),
-        ("referrer_id", "episode_id"),
-        ("opened_at", "episode_id"),
-        ("fires_at",),
-    ),
-)
-
-# Every physician or service that referred the patient into the episode: a physician
-# reads the audit rows of the episodes it referred (the same scope as episode reads).
-REFERRERS = Table(
-    name="referrers",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("referrer_id", "text", nullable=False),
-    ),
-    key=("episode_id", "referrer_id"),
-    indexes=(("referrer_id", "episode_id"),),
-)
-
-# Every surgeon an episode was referred to: the GET /audit/referral-loops
-# surgeon_id filter and the per-surgeon summary join on it.
-SURGEONS = Table(
-    name="surgeons",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("surgeon_id", "text", nullable=False),
-    ),
-    key=("episode_id", "surgeon_id"),
-    indexes=(("surgeon_id", "episode_id"),),
+from projections.referral_audit.rules_v2.pathway import pathway
+from projections.referral_audit.tables import (
+    EPISODE_SCOPE,
+    EPISODES,
+    FINDINGS,
+    REFERRERS,
+    SURGEONS,
+    finding_row,
 )
 
 
 class ReferralAuditProjection(Projection):
-    """Rules R1-R10 re-evaluated on each episode after every event it records."""
+    """Rules R1-R11 (rule set v2) judged per episode, R5 per patient."""
 
     name = "referral_audit"
-    # Bump with the rule set's version, the state's shape (2: screenings kept,
-    # states keyed by `state_key`) or when a deployment changes profile: the
-    # engine then rebuilds the audit from position 0 beside the serving one.
-    version = 2
-    tables = (EPISODES, FINDINGS, SURGEONS, REFERRERS)
+    # 3: rule set v2, the patient's key, the summary's maintained totals. Bump with
+    # the rule set, the state's shape or a deployment's change of block profile:
+    # the engine then rebuilds the audit from position 0 beside the serving one.
+    version = 3
+    tables = (
+        EPISODES,
+        FINDINGS,
+        SURGEONS,
+        REFERRERS,
+        totals.COUNTERS,
+        totals.DUES,
+        totals.HISTOGRAM,
+    )
     handles = CLINICAL_EVENTS
+    settles = True
 
-    def __init__(self, rules: AuditRules = RULES_V1) -> None:
+    def __init__(self, rules: AuditRulesV2 = RULES_V2) -> None:
         self.rules = rules
 
     def handle(
         self, state: State | None, event: ev.EpisodeEvent, position: int
     ) -> Handled:
-        """The episode's facts after `event`, its row and its re-evaluated findings."""
-        if state is None:
-            if (
-                not isinstance(event, ev.ReferralReceived)
-                or event.originator_version != 1
-            ):
-                msg = (
-                    f"episode {event.originator_id} has no opening referral before "
-                    f"{type(event).__name__} at version {event.originator_version}"
-                )
-                raise ValueError(msg)
-            state = opened_state(event)
-        elif event.originator_version <= state["version"]:
+        """The episode's facts after `event`; who referred it, to which surgeon."""
+        start = starting(state, event)
+        if start is None:
             return Handled(state)  # already applied: a redelivery changes nothing
+        state = start
         state = recorded(state, event, position)
-        return Handled(state, self._changes(state, event))
-
-    def _changes(self, state: State, event: ev.EpisodeEvent) -> list[Change]:
+        changes: list[Change] = []
         episode_id = state["episode_id"]
-        findings = evaluate(state, self.rules)
-        changes: list[Change] = [
-            Put(EPISODES.name, episode_row(state, self.rules)),
-            Remove(FINDINGS.name, {"episode_id": episode_id}),
-            *(Put(FINDINGS.name, finding_row(state, f)) for f in findings),
-        ]
         if isinstance(event, ev.SurgeryReferred):
             row = {"episode_id": episode_id, "surgeon_id": event.surgeon.id}
             changes.append(Put(SURGEONS.name, row))
         if isinstance(event, ev.ReferralReceived):
             row = {"episode_id": episode_id, "referrer_id": event.referrer.id}
             changes.append(Put(REFERRERS.name, row))
-        return changes
+        return Handled(state, changes)
+
+    def settle(self, key: str, state: State | None) -> Handled:
+        """An episode's rows and totals from its facts; a patient's R5."""
+        if state is None:
+            return Handled(state)
+        if key.startswith(patient.PREFIX):
+            return patient.settled(state, self.rules)
+        return self._settle_episode(state)
+
+    def receive(
+        self, key: str, state: State | None, message: Message, position: int
+    ) -> Handled:
+        """A patient's state with one episode's ESIs."""
+        return patient.received(key, state, message)
+
+    def _settle_episode(self, state: State) -> Handled:
+        rules = self.rules
+        episode_id = state["episode_id"]
+        findings = evaluate_episode(state, rules)
+        judged = surgery_referrals(state, rules)
+        metrics = episode_metrics(state, rules)
+        row = episode_row(state, rules, judged, metrics)
+        entries = episode_entries(state, findings, row, rules)
+        old = totals.loaded(state.get("contribution"))
+        changes: list[Change] = [
+            Put(EPISODES.name, row),
+            Remove(FINDINGS.name, {"episode_id": episode_id, "scope": EPISODE_SCOPE}),
+            *(Put(FINDINGS.name, finding_row(row, f, EPISODE_SCOPE)) for f in findings),
+            *totals.changes(episode_id, EPISODE_SCOPE, old, entries),
+            *totals.histogram_changes(state.get("medians") or {}, metrics),
+        ]
+        messages = []
+        sent = state.get("sent")
+        esis = esis_of(state)
+        if esis:
+            sent = patient.note(state, esis, entries)
+            if sent != state.get("sent"):
+                key = patient.patient_key(state["patient_id"])
+                messages.append(Message(key, sent))
+        new_state = {
+            **state,
+            "contribution": totals.stored(entries),
+            "medians": {m: metrics[m] for m in totals.MEDIANS},
+            "sent": sent,
+        }
+        return Handled(new_state, changes, messages)
 
 
-def episode_row(state: State, rules: AuditRules) -> dict[str, Any]:
-    """The episode's row: pathway, surgeons, metrics and the rule set that judged it."""
+def episode_row(
+    state: State, rules: AuditRulesV2, judged: list[Judged], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """The episode's row: pathway, each surgery referral with its exemption,
+    metrics and the rule set that judged it."""
     surgeon_ids: list[str] = []
     for referral in in_clinical_order(state["surgery_referrals"]):
         if referral["surgeon_id"] not in surgeon_ids:
@@ -183,28 +154,46 @@ def episode_row(state: State, rules: AuditRules) -> dict[str, Any]:
         "status": "closed" if state["closed"] else "open",
         "pathway": pathway(state),
         "surgeon_ids": surgeon_ids,
-        "metrics": episode_metrics(state, rules),
+        "surgery_referrals": [
+            {
+                "at_version": j.referral["version"],
+                "occurred_on": on(j.referral["at"]),
+                "surgeon_id": j.referral["surgeon_id"],
+                "urgency": j.referral["urgency"],
+                "intent": j.referral["intent"],
+                "indication": j.referral["indication"],
+                "red_flags": list(j.red_flags),
+                "red_flag_exempt": j.exempt,
+            }
+            for j in judged
+        ],
+        "metrics": metrics,
         "rules_version": rules.version,
         "rules_profile": rules.profile,
-        "red_flag_exempt": red_flag_exempt(state, rules),
+        "red_flag_exempt": bool(judged) and all(j.exempt for j in judged),
         "version": state["version"],
         "position": state["position"],
     }
 
 
-def finding_row(state: State, finding: Finding) -> dict[str, Any]:
-    """One finding's row, with the episode columns the list filters need."""
-    return {
-        "episode_id": state["episode_id"],
-        "rule": finding.rule,
-        "at_version": finding.at_version,
-        "subject": finding.subject,
-        "name": finding.name,
-        "severity": finding.severity.value,
-        "detail": finding.detail,
-        "occurred_at": finding.occurred_at,
-        "fires_at": finding.fires_at,
-        "surgeon_id": finding.surgeon_id,
-        "referrer_id": state["referrer"]["id"],
-        "opened_at": state["opened_at"],
-    }
+def episode_entries(
+    state: State, findings: list[Finding], row: dict[str, Any], rules: AuditRulesV2
+) -> totals.Entries:
+    """What the episode adds to the summary's counters (see `totals`)."""
+    entries = totals.add_findings({}, findings, row["referrer_id"])
+    totals.count_episode(entries, "episodes")
+    for referrer in sorted({r["referrer_id"] for r in state["referrals"]}):
+        totals.count_episode(entries, f"referrer-episodes {referrer}")
+    for surgeon in row["surgeon_ids"]:
+        totals.count_episode(entries, f"surgeon-episodes {surgeon}")
+    if row["red_flag_exempt"]:
+        totals.count_episode(entries, "exempt")
+    for key, horizon in horizons(rules).items():
+        value = row["metrics"][key]
+        if value is None:
+            continue  # not eligible: no baseline, or not a radicular episode
+        due = state["opened_at"] + horizon
+        totals.count_episode(entries, f"share {key} eligible", due)
+        if value:
+            totals.count_episode(entries, f"share {key} met", due)
+    return entries

@@ -7,7 +7,19 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from projections.referral_audit.findings import V2_RULES
 from projections.referral_audit.summary import AuditSummary
+
+# GET /audit/referral-loops?rule= takes a rule's id or its name.
+RULE_IDS = {
+    **{rule.id: rule.id for rule in V2_RULES},
+    **{rule.name: rule.id for rule in V2_RULES},
+}
+
+
+def rule_id(text: str) -> str | None:
+    """The rule id a `rule` filter names (R1-R11 or a rule name), or None."""
+    return RULE_IDS.get(text.strip())
 
 
 @dataclass(frozen=True)
@@ -15,9 +27,12 @@ class AuditFilters:
     """What GET /audit/referral-loops narrows the episodes to."""
 
     rule: str | None = None
+    """A rule id (R1-R11); the API also takes a rule's name (`rule_id`)."""
     severity: str | None = None
     referrer_id: str | None = None
+    """Episodes with a referral from this referrer."""
     surgeon_id: str | None = None
+    """Episodes referred to this surgeon."""
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     flagged_only: bool = True

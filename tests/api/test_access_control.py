@@ -64,10 +64,10 @@ def call(api, method: str, template: str, headers: dict[str, str]):
         headers = {**headers, "Last-Event-ID": "not-a-cursor"}
     if method == "GET":
         # Read models answer once they have processed the episode.
-        params = (
-            {"min_position": opened["position"]} if "/audit/referral" in url else {}
-        )
-        return api.client.get(url, headers=headers, params=params)
+        if "/audit/referral" in url:
+            wait = {"min_position": opened["position"]}
+            api.client.get(url, headers=auth("service"), params=wait)
+        return api.client.get(url, headers=headers)
     path = template.rsplit("/", 1)[-1]
     body = b.referral() if template == "/episodes" else case_at(path).body()
     return api.client.post(url, json=json_body(body, 1), headers=headers)

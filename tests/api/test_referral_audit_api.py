@@ -11,6 +11,7 @@ import pytest
 
 from infra.projection import rebuild
 from tests.support import builders as b
+from tests.support import projections as ps
 from tests.support.http import assert_problem, auth, json_body
 
 PC = {"id": "dr-pc-1", "name": "Dr Primary", "role": "primary_care"}
@@ -121,11 +122,17 @@ def test_the_seed_pipeline_with_conservative_care_is_flagged_r1_and_r2_not_r4(ap
 
 def test_the_flipped_pathway_has_no_high_or_critical_finding(api):
     row = flipped_pathway(api).audit().json()
-    # no finding at all, of any severity: under rule set v1 the consult note of day 71
-    # clears R10, however late it came
-    assert row["findings"] == []
+    # rule set v2: the consult note of day 71 came late, so R10 stays, and says when
+    [r10] = row["findings"]
+    assert (r10["rule"], r10["severity"], r10["referrer_id"]) == (
+        "R10",
+        "medium",
+        "dr-pc-1",
+    )
+    assert "got its consult note on 2026-05-12" in r10["detail"]
     assert row["pathway"][:2] == ["primary_care", "pain_medicine"]
     assert row["metrics"]["days_to_pain_generator"] == 19
+    assert (row["rules_version"], row["rules_profile"]) == (2, "payer")
 
 
 def test_a_cauda_equina_episode_referred_emergently_in_time_is_exempt_and_has_no_r9(
@@ -141,6 +148,13 @@ def test_a_cauda_equina_episode_referred_late_meets_r9_as_critical(api):
     row = cauda_equina(api, referred_after_hours=7).audit().json()
     [r9] = [f for f in row["findings"] if f["rule"] == "R9"]
     assert r9["severity"] == "critical" and r9["at_version"] == 2
+    assert r9["surgeon_id"] == "dr-ss-1"
+    [referral] = row["surgery_referrals"]
+    assert (referral["red_flags"], referral["red_flag_exempt"]) == (
+        ["cauda_equina"],
+        True,
+    )
+    assert referral["findings"] == ["R9"]
     assert row["red_flag_exempt"] is True
     # exempt from R1-R4; besides R9 only the primary-care loop is open (R10)
     assert {f["rule"] for f in row["findings"]} == {"R9", "R10"}
@@ -164,9 +178,38 @@ def test_the_list_filters_by_rule_severity_referrer_surgeon_and_dates(api):
     assert set(ids(flagged_only="false")) == {seed.id, late.id, flipped.id}
     after = quote((b.at(0) + timedelta(hours=1)).isoformat())
     assert api.get(f"/audit/referral-loops?occurred_from={after}").json()["items"] == []
-    assert_problem(
-        api.get("/audit/referral-loops", params={"rule": "R11"}), 422, "invalid-request"
-    )
+
+
+def test_the_rule_filter_takes_a_rule_id_or_its_name(api):
+    seed = seed_pipeline(api)
+    flipped = flipped_pathway(api)
+    wait = {"min_position": flipped.position}
+
+    def ids(rule: str) -> list[str]:
+        response = api.get("/audit/referral-loops", params={**wait, "rule": rule})
+        assert response.status_code == 200, response.text
+        return [item["episode_id"] for item in response.json()["items"]]
+
+    assert ids("R8") == ids("outcome_not_measured") == [seed.id]
+    # both opened at the same instant: listed in episode-id order
+    assert ids("R10") == ids("referral_loop_open") == sorted([seed.id, flipped.id])
+    assert ids("R11") == []
+
+
+def test_an_unknown_rule_is_422_listing_the_allowed_ones(api):
+    response = api.get("/audit/referral-loops", params={"rule": "R12"})
+    body = assert_problem(response, 422, "invalid-request")
+    [error] = body["errors"]
+    assert error["field"] == "rule" and "R11" in error["allowed"]
+    assert "surgery_without_referral" in error["allowed"]
+
+
+def test_the_list_says_whether_it_shows_flagged_episodes_only(api):
+    seed = seed_pipeline(api)
+    wait = {"min_position": seed.position}
+    default = api.get("/audit/referral-loops", params=wait).json()
+    every = api.get("/audit/referral-loops", params={**wait, "flagged_only": "false"})
+    assert default["flagged_only"] is True and every.json()["flagged_only"] is False
 
 
 def test_the_list_pages_by_cursor(api):
@@ -260,11 +303,10 @@ def test_a_rebuild_gives_identical_rows(api, api_settings):
     last = flipped_pathway(api)
     api.get("/audit/referral-loops/summary", params={"min_position": last.position})
     container = api.client.app.state.container
-    [projection] = container.projections
-    tables = [table.name for table in projection.tables]
-    before = {t: container.read_models.rows(projection.name, t) for t in tables}
+    projection = container.projection("referral_audit")
+    before = ps.actual_views(container.read_models, projection)
     generation = rebuild(container.episodes, api_settings, projection)
-    after = {t: container.read_models.rows(projection.name, t) for t in tables}
+    after = ps.actual_views(container.read_models, projection)
     assert generation.generation > 0
     assert after == before and len(before["findings"]) > 5
 
@@ -272,6 +314,10 @@ def test_a_rebuild_gives_identical_rows(api, api_settings):
 def test_projections_report_their_progress(api):
     seed = seed_pipeline(api)
     seed.audit()
-    [status] = api.get("/projections").json()["projections"]
+    [status] = [
+        s
+        for s in api.get("/projections").json()["projections"]
+        if s["name"] == "referral_audit"
+    ]
     assert status["name"] == "referral_audit" and status["position"] >= seed.position
     assert status["state"] in ("active", "standby") and status["last_error"] is None

@@ -67,6 +67,7 @@ def test_the_report_prints_counts_per_rule_and_says_how_fresh_it_is(app, report)
         "R8 outcome_not_measured (medium)": "1",
         "R9 red_flag_escalation_late (critical)": "0",
         "R10 referral_loop_open (medium)": "2",
+        "R11 surgery_without_referral (medium)": "0",
     }
     assert "audit at position 5 of 5" in result.output
 

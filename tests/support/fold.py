@@ -72,6 +72,8 @@ def apply_changes(
             )
             for name, amount in change.add.items():
                 row[name] += amount
+            if all(row[c.name] == 0 for c in table.columns if c.name not in table.key):
+                del rows[key]  # a counters row at zero is the same as no row
         elif isinstance(change, Put):
             row = {c.name: change.row.get(c.name) for c in table.columns}
             rows[tuple(row[name] for name in table.key)] = row

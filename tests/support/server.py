@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class ServiceProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
+        # Its log lines go to a file: a pipe nobody reads would fill (64 KiB) and
+        # block the server's event loop on its next log line.
+        # Opened for appending: the child shares the file offset with our reads.
+        self._log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "infra.cli", "serve",
@@ -35,7 +40,7 @@ class ServiceProcess:
             ],
             cwd=ROOT,
             env={**clean, "PYTHONPATH": str(ROOT), **env},
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -49,12 +54,14 @@ class ServiceProcess:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None:
-                output = (
-                    self.process.stdout.read().decode() if self.process.stdout else ""
-                )
-                raise AssertionError(f"the service exited:\n{output}")
+                raise AssertionError(f"the service exited:\n{self.output()}")
             time.sleep(0.1)
         raise AssertionError(f"the service was not ready within {timeout} s")
+
+    def output(self) -> str:
+        """Everything the service has written to stdout and stderr so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not end within 15 s."""
@@ -64,3 +71,4 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._log.close()

@@ -25,7 +25,7 @@ from projections.referral_audit import (
     FINDINGS,
     RULES_V1,
     SURGEONS,
-    ReferralAuditProjection,
+    ReferralAuditProjectionV1,
     audit_rules,
     due_findings,
     evaluate,
@@ -158,7 +158,7 @@ def test_cauda_equina_referred_late_is_a_critical_r9_and_still_exempt_from_r1_to
 
 def test_a_consult_note_recorded_later_removes_the_open_loop_finding():
     # given an episode whose open loop is in the view
-    projection = ReferralAuditProjection()
+    projection = ReferralAuditProjectionV1()
     episode = b.opened_episode()
     state, changes = handle_all(projection, episode.collect_events())
     views = apply_changes({}, projection, changes)
@@ -206,7 +206,7 @@ def test_an_esi_recorded_late_but_given_before_the_surgery_referral_closes_the_l
 
 def changes_of(episode, projection=None) -> list:
     _, changes = handle_all(
-        projection or ReferralAuditProjection(), episode.pending_events
+        projection or ReferralAuditProjectionV1(), episode.pending_events
     )
     return changes
 
@@ -214,7 +214,7 @@ def changes_of(episode, projection=None) -> list:
 def test_each_event_replaces_the_episode_row_and_all_of_its_findings():
     episode = seed_pipeline()
     events = list(episode.pending_events)
-    projection = ReferralAuditProjection()
+    projection = ReferralAuditProjectionV1()
     state, _ = handle_all(projection, events[:-1])
 
     changes = projection.handle(state, events[-1], 99).changes
@@ -231,7 +231,7 @@ def test_each_event_replaces_the_episode_row_and_all_of_its_findings():
 def test_the_episode_row_records_the_rule_set_and_the_last_event_seen():
     episode = seed_pipeline()
 
-    views = project(ReferralAuditProjection(audit_rules("nhs")), episode)
+    views = project(ReferralAuditProjectionV1(audit_rules("nhs", version=1)), episode)
 
     [row] = views[EPISODES.name].values()
     assert (row["rules_version"], row["rules_profile"]) == (1, "nhs")
@@ -242,7 +242,7 @@ def test_the_episode_row_records_the_rule_set_and_the_last_event_seen():
 
 def puts(episode, table: Table) -> list[dict]:
     """The rows the projection wrote to `table`, as it wrote them (not as stored)."""
-    _, changes = handle_all(ReferralAuditProjection(), episode.pending_events)
+    _, changes = handle_all(ReferralAuditProjectionV1(), episode.pending_events)
     return [c.row for c in changes if isinstance(c, Put) and c.table == table.name]
 
 
@@ -259,7 +259,7 @@ def test_finding_rows_carry_the_columns_the_list_filters_need():
 def test_every_row_has_exactly_the_columns_of_its_table():
     episode = seed_pipeline()
 
-    for table in ReferralAuditProjection.tables:
+    for table in ReferralAuditProjectionV1.tables:
         rows = puts(episode, table)
         assert rows
         for row in rows:
@@ -274,7 +274,7 @@ def test_replaying_the_same_events_gives_the_same_changes():
 
 def test_a_redelivered_event_changes_nothing():
     events = list(seed_pipeline().pending_events)
-    projection = ReferralAuditProjection()
+    projection = ReferralAuditProjectionV1()
     state, _ = handle_all(projection, events)
 
     handled = projection.handle(state, events[2], 3)
@@ -284,7 +284,7 @@ def test_a_redelivered_event_changes_nothing():
 
 def test_handling_an_event_leaves_the_given_state_untouched():
     events = list(seed_pipeline().pending_events)
-    projection = ReferralAuditProjection()
+    projection = ReferralAuditProjectionV1()
     state, _ = handle_all(projection, events[:-1])
     before = repr(state)
 
@@ -297,7 +297,7 @@ def test_an_episode_must_open_with_a_referral():
     events = list(seed_pipeline().pending_events)
 
     with pytest.raises(ValueError, match="has no opening referral"):
-        ReferralAuditProjection().handle(None, events[1], 2)
+        ReferralAuditProjectionV1().handle(None, events[1], 2)
 
 
 def test_the_state_holds_only_values_the_engine_can_store():
@@ -314,7 +314,7 @@ def test_the_state_holds_only_values_the_engine_can_store():
         else:
             assert isinstance(value, stored), repr(value)
 
-    state, _ = handle_all(ReferralAuditProjection(), flipped_pathway().pending_events)
+    state, _ = handle_all(ReferralAuditProjectionV1(), flipped_pathway().pending_events)
     check(state)
 
 
@@ -324,7 +324,7 @@ def test_the_state_survives_the_stores_transcoder_unchanged():
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
     register_domain_transcodings(transcoder)
-    state, _ = handle_all(ReferralAuditProjection(), flipped_pathway().pending_events)
+    state, _ = handle_all(ReferralAuditProjectionV1(), flipped_pathway().pending_events)
     # when
     restored = transcoder.decode(transcoder.encode(state))
     # then
@@ -333,11 +333,13 @@ def test_the_state_survives_the_stores_transcoder_unchanged():
 
 
 def test_clinician_assignment_is_not_audited():
-    assert ev.ClinicianAssigned not in ReferralAuditProjection.handles
+    assert ev.ClinicianAssigned not in ReferralAuditProjectionV1.handles
 
 
 def test_due_findings_keeps_definite_findings_and_those_past_their_deadline():
-    state, _ = handle_all(ReferralAuditProjection(), b.opened_episode().pending_events)
+    state, _ = handle_all(
+        ReferralAuditProjectionV1(), b.opened_episode().pending_events
+    )
     [r10] = evaluate(state, RULES_V1)
 
     assert due_findings([r10], b.at(13)) == []
@@ -346,4 +348,4 @@ def test_due_findings_keeps_definite_findings_and_those_past_their_deadline():
 
 def test_an_unknown_block_profile_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="not one of: nhs, payer"):
-        audit_rules("medicare")
+        audit_rules("medicare", version=1)

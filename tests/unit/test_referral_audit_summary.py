@@ -11,7 +11,7 @@ from domain import commands as cmd
 from projections.referral_audit import (
     EPISODES,
     FINDINGS,
-    ReferralAuditProjection,
+    ReferralAuditProjectionV1,
     audit_row,
     summarize,
 )
@@ -21,12 +21,12 @@ from tests.unit.audit_support import EMERGENCY
 
 
 def episode_row(episode) -> dict:
-    [row] = project(ReferralAuditProjection(), episode)[EPISODES.name].values()
+    [row] = project(ReferralAuditProjectionV1(), episode)[EPISODES.name].values()
     return row
 
 
 def metrics(episode, now) -> dict:
-    views = project(ReferralAuditProjection(), episode)
+    views = project(ReferralAuditProjectionV1(), episode)
     [row] = views[EPISODES.name].values()
     return audit_row(row, views[FINDINGS.name].values(), now)["metrics"]
 
@@ -147,7 +147,7 @@ def test_severe_axial_pain_is_not_severe_radicular():
 
 
 def test_the_audit_row_has_the_shape_of_design_section_4():
-    views = project(ReferralAuditProjection(), worked_example())
+    views = project(ReferralAuditProjectionV1(), worked_example())
     [row] = views[EPISODES.name].values()
 
     answer = audit_row(row, views[FINDINGS.name].values(), b.at(400))
@@ -195,7 +195,7 @@ def fired_for(group) -> dict[str, int]:
 
 
 def summary_at(now):
-    views = project(ReferralAuditProjection(), *three_episodes())
+    views = project(ReferralAuditProjectionV1(), *three_episodes())
     return summarize(views[EPISODES.name].values(), views[FINDINGS.name].values(), now)
 
 

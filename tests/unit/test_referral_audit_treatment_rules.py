@@ -9,20 +9,20 @@ import pytest
 from domain import commands as cmd
 from projections.referral_audit import (
     FINDINGS,
-    ReferralAuditProjection,
+    ReferralAuditProjectionV1,
     audit_rules,
 )
 from tests.support import builders as b
 from tests.support.fold import project
 from tests.unit.audit_support import findings, fired
 
-NHS = audit_rules("nhs")
+NHS = audit_rules("nhs", version=1)
 # Every episode here is a primary-care referral with no consult note (R10) and no
 # outcome before its first treatment (R8) unless a test records one.
 
 
 def finding_rows(episode, rule: str) -> list[dict]:
-    views = project(ReferralAuditProjection(), episode)
+    views = project(ReferralAuditProjectionV1(), episode)
     return [row for row in views[FINDINGS.name].values() if row["rule"] == rule]
 
 
