@@ -137,6 +137,17 @@ def store_unavailable() -> Problem:
     )
 
 
+def store_busy() -> Problem:
+    """503: every connection to the store is in use; a retry in a second may succeed."""
+    return Problem(
+        503,
+        "store-busy",
+        "The store is busy",
+        "no database connection came free in time; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error the API can raise to a problem document."""
 
@@ -174,6 +185,6 @@ def install_error_handlers(app: FastAPI) -> None:
             "store unavailable (request_id=%s): %s", current_request_id(), error
         )
         container = getattr(request.app.state, "container", None)
-        if container is not None:
-            container.health.failed()
+        if container is not None and not container.health.failed(error):
+            return problem_response(request.url.path, store_busy())
         return problem_response(request.url.path, store_unavailable())

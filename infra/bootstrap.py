@@ -149,7 +149,10 @@ def bootstrap(
             raise
     views = Views.build(read_models, projections)
     index = EpisodeIndex(Database(episodes))
-    health = StoreHealth(lambda: episodes.recorder.max_notification_id())
+    health = StoreHealth(
+        lambda: episodes.recorder.max_notification_id(),
+        pool=lambda: chained_recorder(episodes).datastore.pool,
+    )
     return Container(
         settings, episodes, access_log, read_models, projections, views, index, health
     )

@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from psycopg_pool import PoolTimeout
 
 STORE_DOWN_FOR_S = 0.5
 
@@ -19,17 +22,44 @@ STORE_DOWN_FOR_S = 0.5
 class StoreHealth:
     """The store's recent failures, and a readiness check that never blocks long."""
 
-    def __init__(self, probe: Callable[[], object], down_for: float = STORE_DOWN_FOR_S):
+    def __init__(
+        self,
+        probe: Callable[[], object],
+        down_for: float = STORE_DOWN_FOR_S,
+        pool: Callable[[], Any] | None = None,
+    ):
         self.probe = probe
         self.down_for = down_for
+        self._pool = pool
+        self._connection_errors = 0
         self._down_until = 0.0
         self._lock = threading.Lock()
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ready")
         self._check: Future[object] | None = None
 
-    def failed(self) -> None:
-        """Note that the store just could not be reached."""
+    def failed(self, error: BaseException | None = None) -> bool:
+        """Note that a request could not use the store; whether it is presumed down.
+
+        A wait for a pooled connection that timed out while no connection attempt
+        failed means the pool is busy, not that the database is away: telling the
+        next requests at once that the store is down would turn a burst of load
+        into an outage, so only this request is refused.
+        """
+        if error is not None and self._busy(error):
+            return False
         self._down_until = time.monotonic() + self.down_for
+        return True
+
+    def _busy(self, error: BaseException) -> bool:
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, PoolTimeout):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None or self._pool is None:
+            return False
+        stats = getattr(self._pool(), "get_stats", None)
+        errors = int(stats().get("connections_errors", 0)) if stats else 0
+        grew, self._connection_errors = errors > self._connection_errors, errors
+        return not grew
 
     def presumed_down(self) -> bool:
         """Whether a request should be told at once that the store is away."""

@@ -28,7 +28,9 @@ def report_command(
     csv_path: Annotated[
         Path | None,
         typer.Option(
-            "--csv", help="write the report as CSV to this file ('-': stdout)"
+            "--csv",
+            help="write the report as CSV to this file ('-': stdout); rates there "
+            "are fractions from 0 to 1",
         ),
     ] = None,
     catch_up: Annotated[
@@ -67,13 +69,15 @@ def report_command(
             column, justify="left" if column in ("section", "key") else "right"
         )
     for row in rows:
-        table.add_row(*(_cell(row[column]) for column in COLUMNS))
+        table.add_row(*(_cell(row[column], column) for column in COLUMNS))
     Console(width=None if Console().is_terminal else 160).print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
+    if column == "rate":
+        return f"{value * 100:.1f} %"
     if isinstance(value, float):
         return f"{value:.3g}" if value < 1 else f"{value:.1f}"
     return str(value)

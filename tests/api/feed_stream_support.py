@@ -3,12 +3,6 @@ the feed stream tests."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +13,7 @@ import pytest
 
 from tests.support import builders as b
 from tests.support.http import auth, json_body, write_tokens_file
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.server import ServiceProcess
 
 
 class Server:
@@ -34,44 +21,25 @@ class Server:
 
     def __init__(self, database_url: str, workdir: Path, **settings: str) -> None:
         tokens = write_tokens_file(workdir / "tokens.json")
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
             "CARE_DATABASE_URL": database_url,
             "CARE_AUTH_TOKENS_FILE": str(tokens),
             "CARE_PROJECTIONS_IN_PROCESS": "1",
             "CARE_PROJECTION_POLL_INTERVAL": "0.05",
             **{f"CARE_{name.upper()}": value for name, value in settings.items()},
         }
-        self.log = open(workdir / f"server-{self.port}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli.main", "serve", "--port", str(self.port)],
-            cwd=workdir,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        self.service = ServiceProcess(env, workers=1, cwd=workdir)
+        self.port = self.service.port
+        self.base = self.service.url
+        self.process = self.service.process
         self.http = httpx.Client(base_url=self.base, timeout=10)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.http.get("/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited: {self.output()}")
-            time.sleep(0.1)
-        pytest.fail("the server did not become ready in 30 s")
+        try:
+            self.service.wait_ready()
+        except AssertionError as error:
+            pytest.fail(str(error))
 
     def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
+        return self.service.output()
 
     def open(self, physician: str = "dr-pc-1", patient: str = "pt-0001") -> str:
         """An episode referred by `physician`; its id."""
@@ -92,15 +60,7 @@ class Server:
     def stop(self, timeout_s: float = 15) -> int:
         """SIGTERM, as a process manager stops it; its exit code."""
         self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        return self.process.returncode
+        return self.service.stop(timeout_s)
 
 
 @dataclass

@@ -46,10 +46,8 @@ def test_the_report_prints_counts_per_rule_and_says_how_fresh_it_is(app, report)
         for line in result.output.splitlines()
         if "R1 surgeon_pain_surgeon_loop" in line
     )
-    assert [cell.strip() for cell in r1.split("│")[3:5]] == [
-        "2",
-        "1",
-    ]  # episodes, flagged
+    # episodes, flagged, findings, rate (a percentage in the terminal)
+    assert [cell.strip() for cell in r1.split("│")[3:7]] == ["2", "1", "1", "50.0 %"]
     # The looped episode's surgery referral follows one ESI and nothing else; both
     # primary-care referrals went without a consult note back.
     cells = [

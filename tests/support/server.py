@@ -25,7 +25,9 @@ def free_port() -> int:
 class ServiceProcess:
     """`care-episodes serve` on a free port, settings from `env` (CARE_*)."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 2, cwd: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
@@ -38,7 +40,7 @@ class ServiceProcess:
                 sys.executable, "-m", "infra.cli", "serve",
                 "--port", str(self.port), "--workers", str(workers),
             ],
-            cwd=ROOT,
+            cwd=cwd,
             env={**clean, "PYTHONPATH": str(ROOT), **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -63,12 +65,14 @@ class ServiceProcess:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not end within 15 s."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+    def stop(self, timeout_s: float = 15) -> int:
+        """SIGTERM, as a process manager stops it, then SIGKILL if it does not end
+        within `timeout_s`; its exit code (its output stays readable)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode

@@ -1,0 +1,84 @@
+"""A pool that is only busy is not a database that is down: a burst of load must
+not open the store-down circuit, an unreachable database must."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from infra.bootstrap import Container, bootstrap
+from infra.settings import Settings
+from tests.support.proxy import TcpProxy
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def proxy(postgres_url: str) -> Iterator[TcpProxy]:
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def container(postgres_url: str, proxy: TcpProxy) -> Iterator[Container]:
+    """One pooled connection at most, reached through the proxy; short waits."""
+    parts = urlsplit(postgres_url)
+    through = postgres_url.replace(
+        f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
+    )
+    settings = Settings(
+        database_url=through,
+        postgres_pool_size=1,
+        postgres_max_overflow=0,
+        postgres_wait_timeout=0.3,
+    )
+    with bootstrap(settings) as container:
+        yield container
+
+
+def failure_of(call) -> BaseException:
+    with pytest.raises(OperationalError) as raised:
+        call()
+    return raised.value
+
+
+def test_a_wait_for_a_busy_pool_does_not_open_the_circuit(container: Container):
+    # given the only connection held by another request
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with container.pool().connection():
+            taken.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(5)
+    try:
+        # when a request waits for a connection in vain
+        error = failure_of(container.episodes.recorder.max_notification_id)
+    finally:
+        release.set()
+        holder.join()
+    # then only that request is refused: the store is not presumed down
+    assert container.health.failed(error) is False
+    assert not container.health.presumed_down()
+    assert container.health.ready(timeout=2)
+
+
+def test_an_unreachable_database_opens_the_circuit(
+    container: Container, proxy: TcpProxy
+):
+    # given the database gone away (every connection reset, new ones unanswered)
+    proxy.cut()
+    # when a request cannot get a working connection
+    error = failure_of(container.episodes.recorder.max_notification_id)
+    # then the next requests are told at once that the store is down
+    assert container.health.failed(error) is True
+    assert container.health.presumed_down()
