@@ -9,7 +9,8 @@ COPY projections projections
 COPY infra infra
 COPY api api
 RUN pip install . && rm -rf /root/.cache \
-    && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin care
+    && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin care \
+    && install -d -o 10001 -g 10001 -m 700 /var/lib/care/exports
 
 # Never root: the secrets compose mounts are made readable by this user only.
 USER 10001:10001

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.deps import WaitSlots
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.feed_stream import FeedStreams
 from api.middleware import (
@@ -17,8 +18,26 @@ from api.middleware import (
     StoreDownMiddleware,
 )
 from api.observe import ObserveMiddleware
-from api.routes import access_log, audit, episodes, feeds, ops, projections, worklist
-from infra.bootstrap import bootstrap
+from api.openapi import API_DESCRIPTION, TAGS, install_openapi
+from api.routes import (
+    access_log,
+    audit,
+    audit_replay,
+    bulk_export,
+    episodes,
+    feeds,
+    fhir,
+    ops,
+    patients,
+    projections,
+    quality_measures,
+    subscriptions,
+    worklist,
+)
+from api.ui import install_ui
+from api.url_guard import UrlGuardMiddleware
+from infra.bootstrap import bootstrap_when_reachable
+from infra.interop import start_background
 from infra.logs import configure_logging
 from infra.projection import EngineHandle
 from infra.settings import Settings, load_settings
@@ -34,10 +53,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = bootstrap(settings)
+        container = bootstrap_when_reachable(settings)
         # One watcher of projection positions per process: feed streams wait on it.
         watcher = PositionWatcher.of(container.read_models)
         engine = None
+        # The bulk export worker, and in embedded mode the webhook sender.
+        interop = start_background(
+            container,
+            exports=settings.exports_in_process,
+            webhooks=settings.runs_webhooks_in_process,
+        )
         try:
             if settings.runs_projections_in_process:
                 # Embedded mode: the projections run in this process. With several
@@ -56,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             watcher.close()
+            interop.close()
             if engine is not None:
                 engine.stop()
             container.close()
@@ -64,17 +90,40 @@ def create_app(settings: Settings) -> FastAPI:
         title="Care episodes",
         version="0.1.0",
         summary="Event-sourced care episodes for spine and back-pain care.",
+        description=API_DESCRIPTION,
+        openapi_tags=TAGS,
         lifespan=lifespan,
+        # Served by api/docs.py from installed assets, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.tokens = tokens
     install_error_handlers(app)
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(BodyGuardMiddleware)
     app.add_middleware(StoreDownMiddleware)
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    for module in (episodes, audit, worklist, feeds, access_log, projections, ops):
+    for module in (
+        episodes,
+        audit,
+        audit_replay,
+        worklist,
+        feeds,
+        subscriptions,
+        fhir,
+        bulk_export,
+        quality_measures,
+        access_log,
+        patients,
+        projections,
+        ops,
+    ):
         app.include_router(module.router)
+    install_ui(app)
+    install_docs(app)
+    install_openapi(app)
     return app
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import current_request_id
 from api.errors import Problem
@@ -41,7 +42,20 @@ def _unauthorized(detail: str) -> Problem:
     )
 
 
-def authenticate(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI document (the Authorize button of
+# /docs); the header is checked below, so its own error answer is off.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="a token from the tokens file (CARE_AUTH_TOKENS_FILE), or in "
+    "development from var/dev-tokens.json",
+    auto_error=False,
+)
+
+
+def authenticate(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
     """The caller, from `Authorization: Bearer <token>`; 401 without a valid one."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

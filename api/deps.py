@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -15,6 +15,7 @@ from infra.access_log import AccessLog
 from infra.bootstrap import Container
 from infra.catalog import Views
 from infra.episode_index import EpisodeIndex
+from infra.metrics import READS_WAITING
 from infra.projection import ReadModels
 from infra.settings import Settings
 from infra.tokens import Principal
@@ -140,7 +141,33 @@ class WaitSlots:
         if self.waiting >= self.limit:
             return False
         self.waiting += 1
+        READS_WAITING.inc()
         return True
 
     def give_back(self) -> None:
         self.waiting -= 1
+        READS_WAITING.dec()
+
+
+def only_parameters(allowed: frozenset[str]) -> Any:
+    """A dependency answering 422 for a query parameter outside `allowed`, or one
+    given twice: a misspelt filter would otherwise silently widen a list or a rate."""
+
+    def check(request: Request) -> None:
+        names = [name for name, _ in request.query_params.multi_items()]
+        unknown = sorted(set(names) - allowed)
+        repeated = sorted({n for n in names if names.count(n) > 1} - set(unknown))
+        errors = [
+            {"field": n, "in": "query", "message": "unknown query parameter"}
+            for n in unknown
+        ] + [
+            {"field": n, "in": "query", "message": "given more than once"}
+            for n in repeated
+        ]
+        if errors:
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            raise Problem(
+                422, "invalid-request", "The request is invalid", detail, errors=errors
+            )
+
+    return Depends(check)

@@ -11,11 +11,15 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import current_request_id
 from domain.errors import (
+    GONE,
+    INVALID,
+    NOT_FOUND,
+    STALE,
     ConcurrencyConflict,
     DomainError,
     EpisodeNotFound,
@@ -47,6 +51,14 @@ class Problem(Exception):
         self.extra = extra
 
 
+class NotModified(Exception):
+    """The caller's copy is current: answer 304 with the ETag and no body."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__(etag)
+        self.etag = etag
+
+
 def problem_response(instance: str | None, problem: Problem) -> JSONResponse:
     """Render a problem: type, title, status, detail, instance and the request id."""
     body = {
@@ -66,9 +78,19 @@ def problem_response(instance: str | None, problem: Problem) -> JSONResponse:
     )
 
 
+# Where a domain error's field came from, when it was not the request body.
+_FIELD_SOURCES = {
+    "idempotency_key": ("header", "Idempotency-Key"),
+    "as_of": ("query", "as_of"),
+}
+
+
 def domain_problem(error: DomainError) -> Problem:
-    """The HTTP meaning of each domain error."""
-    if isinstance(error, EpisodeNotFound):
+    """The HTTP meaning of each domain error, by its kind (DESIGN §4): wrong on its
+    own 422, refused by the episode's state 409, unknown 404, stale If-Match 412."""
+    if error.kind == GONE:
+        return Problem(410, "patient-data-erased", "Patient data erased", error.message)
+    if isinstance(error, EpisodeNotFound) or error.kind == NOT_FOUND:
         return Problem(404, "episode-not-found", "Episode not found", error.message)
     if isinstance(error, VersionMismatch):
         return Problem(
@@ -87,8 +109,24 @@ def domain_problem(error: DomainError) -> Problem:
         return Problem(
             409, "concurrent-writes", "Too many concurrent writes", error.message
         )
+    field = error.field if isinstance(error, RuleViolation) else None
+    extra: dict[str, Any] = {"field": field} if field else {}
+    if error.kind == INVALID:
+        source, name = _FIELD_SOURCES.get(field or "", ("body", field or "body"))
+        entry = {"field": name, "in": source, "message": error.message}
+        return Problem(
+            422,
+            "invalid-request",
+            "The request is invalid",
+            error.message,
+            errors=[entry],
+            **extra,
+        )
+    if error.kind == STALE:
+        return Problem(
+            412, "version-mismatch", "The episode has changed", error.message
+        )
     if isinstance(error, RuleViolation):
-        extra: dict[str, Any] = {"field": error.field} if error.field else {}
         return Problem(
             409,
             "rule-violated",
@@ -112,7 +150,7 @@ def validation_problem(error: RequestValidationError) -> Problem:
         entry: dict[str, Any] = {
             "field": field,
             "in": source,
-            "message": item.get("msg", ""),
+            "message": str(item.get("msg", "")).removeprefix("Value error, "),
         }
         if item.get("type") == "json_invalid":
             entry.update(field="body", message="the body is not valid JSON")
@@ -123,6 +161,18 @@ def validation_problem(error: RequestValidationError) -> Problem:
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return Problem(
         422, "invalid-request", "The request is invalid", detail, errors=errors
+    )
+
+
+def malformed_body() -> Problem:
+    """422: the body is not JSON a parser can read."""
+    message = "the body is not valid JSON (UTF-8, nested at most a few hundred deep)"
+    return Problem(
+        422,
+        "invalid-request",
+        "The request is invalid",
+        f"body: {message}",
+        errors=[{"field": "body", "in": "body", "message": message}],
     )
 
 
@@ -155,6 +205,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, error: Problem) -> JSONResponse:
         return problem_response(request.url.path, error)
 
+    @app.exception_handler(NotModified)
+    async def _not_modified(request: Request, error: NotModified) -> Response:
+        return Response(status_code=304, headers={"ETag": error.etag})
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, error: DomainError) -> JSONResponse:
         return problem_response(request.url.path, domain_problem(error))
@@ -165,6 +219,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # FastAPI's "error parsing the body" (invalid UTF-8, JSON nested past
+            # the parser's depth): malformed JSON, 422 like any (DESIGN §4).
+            return problem_response(request.url.path, malformed_body())
         titles = {404: "Not found", 405: "Method not allowed"}
         title = titles.get(error.status_code, "HTTP error")
         problem = Problem(

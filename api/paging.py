@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
-import binascii
+from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Query
 
@@ -26,19 +27,49 @@ def decode_cursor(kind: str, cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
+        # Non-ASCII text raises ValueError here, bad base64 binascii.Error (one too).
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
         text = ""
     prefix, _, value = text.partition(":")
     if prefix != kind or not value:
-        raise Problem(
-            422,
-            "invalid-cursor",
-            "The cursor is invalid",
-            "after: not a cursor of this list; pass next_cursor from the previous page",
-            errors=[{"field": "after", "in": "query", "message": "unknown cursor"}],
-        )
+        raise invalid_cursor()
     return value
+
+
+def invalid_cursor() -> Problem:
+    """422: the cursor is not one this list handed out."""
+    return Problem(
+        422,
+        "invalid-cursor",
+        "The cursor is invalid",
+        "after: not a cursor of this list; pass next_cursor from the previous page",
+        errors=[{"field": "after", "in": "query", "message": "unknown cursor"}],
+    )
+
+
+def encode_key_cursor(kind: str, key: tuple[datetime, str] | None) -> str | None:
+    """The cursor after a row ordered by (instant, id), or None on the last page."""
+    if key is None:
+        return None
+    return encode_cursor(kind, f"{key[0].isoformat()}|{key[1]}")
+
+
+def decode_key_cursor(kind: str, cursor: str | None) -> tuple[datetime, str] | None:
+    """The (aware instant, UUID text) a key cursor of this list names."""
+    value = decode_cursor(kind, cursor)
+    if value is None:
+        return None
+    instant, _, row_id = value.partition("|")
+    try:
+        moment = datetime.fromisoformat(instant)
+        if moment.utcoffset() is None:
+            raise ValueError(instant)
+        # 9999-12-31T23:59-14:00 parses, but overflows in every comparison.
+        moment.astimezone(UTC)
+        return moment, str(UUID(row_id))
+    except (ValueError, OverflowError):
+        raise invalid_cursor() from None
 
 
 def decode_int_cursor(kind: str, cursor: str | None) -> int | None:
@@ -48,7 +79,5 @@ def decode_int_cursor(kind: str, cursor: str | None) -> int | None:
         return None
     # str.isdigit admits other scripts' digits ("²"); a cursor is ASCII and fits 64 bits.
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        raise Problem(
-            422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
-        )
+        raise invalid_cursor()
     return int(value)

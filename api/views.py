@@ -18,15 +18,23 @@ def episode_public(episode: EpisodeReading) -> EpisodePublic:
     """The episode's state as the API shows it."""
     sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS.values()}
     for entry in episode.entries:
-        sections[SECTION_OF_TYPE[entry.type]].append(
-            {
-                "version": entry.version,
-                "occurred_at": entry.occurred_at,
-                "recorded_at": entry.recorded_at,
-                "actor": json_value(entry.actor),
-                **json_value(entry.data),
+        shown = {
+            "version": entry.version,
+            "occurred_at": entry.occurred_at,
+            "recorded_at": entry.recorded_at,
+            "actor": json_value(entry.actor),
+            **json_value(entry.data),
+        }
+        if entry.type == "EventAmended":
+            shown.pop("corrected", None)
+            shown.pop("corrected_occurred_at", None)
+        if entry.original is not None:
+            shown["amended_by"] = list(entry.amended_by)
+            shown["original"] = {
+                "occurred_at": entry.original.occurred_at,
+                **json_value(entry.original.data),
             }
-        )
+        sections[SECTION_OF_TYPE[entry.type]].append(shown)
     assignee = (
         AssigneePublic(**json_value(episode.assignee)) if episode.assignee else None
     )

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bench.projection_catchup import fresh_store
+from bench.support import fresh_store
 from domain import commands as cmd
 from domain.application import DECISIONS, CareEpisodes
 from domain.episode import CareEpisode

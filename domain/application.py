@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from domain import commands as cmd
+from domain.amendments import record_of
 from domain.episode import CareEpisode
 from domain.errors import (
     ConcurrencyConflict,
@@ -98,6 +99,7 @@ DECISIONS: dict[type[cmd.EpisodeCommand], Decision] = {
     cmd.SendConsultNote: CareEpisode.send_consult_note,
     cmd.AssignClinician: CareEpisode.assign_clinician,
     cmd.CloseEpisode: CareEpisode.close,
+    cmd.EraseEpisode: CareEpisode.erase,
 }
 
 
@@ -127,6 +129,12 @@ class CareEpisodes(Application[UUID]):
         self.records: EpisodeRecords = self.recorder
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # An amendment is decided against the episode's record, which the
+        # aggregate does not keep: this application folds it from the events.
+        self.decisions: dict[type[cmd.EpisodeCommand], Decision] = {
+            **DECISIONS,
+            cmd.AmendEvent: self._decide_amendment,
+        }
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # Configuration comes only from the caller (infra's Settings), never
@@ -295,7 +303,7 @@ class CareEpisodes(Application[UUID]):
         VersionMismatch. Without it the command is decided again on the new state,
         so a rule the new state breaks is reported, never overwritten.
         """
-        decide = DECISIONS[type(command)]
+        decide = self.decisions[type(command)]
         episode_id = command.episode_id
         with self._lock(episode_id):
             for attempt in range(1, self.max_write_attempts + 1):
@@ -320,6 +328,12 @@ class CareEpisodes(Application[UUID]):
                     episode_id, episode.version, recordings[-1].notification.id
                 )
         raise ConcurrencyConflict(episode_id, self.max_write_attempts)
+
+    def _decide_amendment(
+        self, episode: CareEpisode, envelope: Envelope, command: cmd.AmendEvent
+    ) -> None:
+        records = self.records.select_episode_records(episode.id, lte=episode.version)
+        episode.amend(envelope, command, record_of(self._events(records)))
 
     def _get(self, episode_id: UUID, version: int | None = None) -> CareEpisode:
         try:

@@ -10,7 +10,7 @@ aggregate. `CareEpisodes.handle` takes any of them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from uuid import UUID
 from domain import guards as g
 from domain.errors import InvalidCommand
 from domain.values import (
+    AgeBand,
     BiologicProduct,
     CareResponse,
     ClosureReason,
@@ -137,6 +138,7 @@ class OpenEpisode(Command):
     symptom_onset: date | None = parsed(optional(g.check_date), default=None)
     insurance_mandated: bool = parsed(flag, default=False)
     red_flags: Sequence[RedFlag] = parsed(some_of(RedFlag), default=())
+    age_band: AgeBand | None = parsed(optional(one_of(AgeBand)), default=None)
 
     def check(self) -> None:
         onset, referred = self.symptom_onset, self.occurred_at.date()
@@ -166,6 +168,7 @@ class ReceiveReferral(EpisodeCommand):
             "symptom_onset": None,
             "insurance_mandated": False,
             "red_flags": [],
+            "age_band": None,
         }
 
 
@@ -387,3 +390,45 @@ EPISODE_COMMANDS: tuple[type[EpisodeCommand], ...] = (
     AssignClinician,
     CloseEpisode,
 )
+
+
+MAX_AMENDED_FIELDS = 20
+
+
+def amended_fields(value: Any, name: str) -> dict[str, Any]:
+    """The fields an amendment corrects: a non-empty mapping of field names."""
+    if not isinstance(value, Mapping) or not value:
+        msg = f"{name} must name at least one field to correct, with its new value"
+        raise InvalidCommand(msg, field=name)
+    if len(value) > MAX_AMENDED_FIELDS:
+        msg = f"{name} corrects at most {MAX_AMENDED_FIELDS} fields, not {len(value)}"
+        raise InvalidCommand(msg, field=name)
+    for key in value:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise InvalidCommand(f"{name}: {key!r} is not a field name", field=name)
+    return dict(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AmendEvent(EpisodeCommand):
+    """Correct fields of an earlier event (EventAmended); the original stays.
+
+    `occurred_at` is when the correction was made; a corrected clinical time of
+    the amended event goes in `fields` as "occurred_at". The corrected fields are
+    checked by the amended event's own command (domain.amendments).
+    """
+
+    name = "amend_event"
+
+    amends_version: int = parsed(version_number)
+    fields: Mapping[str, Any] = parsed(amended_fields)
+    reason: str = parsed(text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class EraseEpisode(EpisodeCommand):
+    """Record that the episode's patient data is being erased (EpisodeErased)."""
+
+    name = "erase_episode"
+
+    erasure_id: UUID

@@ -8,15 +8,22 @@ referred the patient). The episode as a reader sees it is a fold of the events i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from domain import amendments as am
 from domain import commands as cmd
 from domain import events as ev
-from domain.errors import EpisodeClosedError, IdempotencyKeyReused, RuleViolation
+from domain.errors import (
+    EpisodeClosedError,
+    IdempotencyKeyReused,
+    PatientDataErased,
+    RuleViolation,
+)
 from domain.guards import check_not_future
 from domain.records import IndexEntry
 from domain.values import Envelope, Idempotency
@@ -24,6 +31,11 @@ from domain.values import Envelope, Idempotency
 
 class CareEpisode(Aggregate):
     """One patient's care episode, from the first referral to its closure."""
+
+    # Set on an episode only when they apply, so the state of most holds neither.
+    erased: bool = False
+    assignment_version: int | None = None
+    """The version of the assignment that made the current assignee."""
 
     def __init__(self) -> None:
         self.patient_id = ""
@@ -75,9 +87,14 @@ class CareEpisode(Aggregate):
             raise IdempotencyKeyReused(idempotency.key)
         return version
 
-    def check_can_record(self, envelope: Envelope, occurred_at: datetime) -> None:
-        """Refuse events on a closed episode and clinical times out of bounds."""
-        if self.closed:
+    def check_can_record(
+        self, envelope: Envelope, occurred_at: datetime, *, closed_too: bool = False
+    ) -> None:
+        """Refuse events on a closed (or erased) episode and clinical times out of
+        bounds; `closed_too` admits a closed episode (amendments, erasure)."""
+        if self.erased:
+            raise PatientDataErased(self.id)
+        if self.closed and not closed_too:
             raise EpisodeClosedError(self.id)
         check_not_future(occurred_at, envelope.now)
         assert self.opened_at is not None
@@ -179,6 +196,48 @@ class CareEpisode(Aggregate):
     def close(self, envelope: Envelope, command: cmd.CloseEpisode) -> None:
         """Close the episode; nothing may be recorded after this."""
         self._record(ev.EpisodeClosed, envelope, command)
+
+    def amend(
+        self,
+        envelope: Envelope,
+        command: cmd.AmendEvent,
+        record: Mapping[int, am.Recorded],
+    ) -> None:
+        """Correct an earlier event; the original stays as it was recorded.
+
+        `record` is every event of the episode as it now stands (the application
+        folds it from the events: the aggregate keeps no per-event data). A closed
+        episode may still be corrected: an amendment adds no clinical event.
+        """
+        self.check_can_record(envelope, command.occurred_at, closed_too=True)
+        version, current = am.target(self.id, record, command.amends_version)
+        correction = am.correct(self.id, version, current, command.fields)
+        am.check_referrer_kept(current, correction)
+        assert self.opened_at is not None
+        am.check_clinical_times(record, correction, self.opened_at, envelope.now)
+        self.trigger_event(
+            ev.EventAmended,
+            actor=envelope.actor,
+            occurred_at=command.occurred_at,
+            idempotency=envelope.idempotency,
+            reason=command.reason,
+            **vars(correction),
+        )
+
+    def erase(self, envelope: Envelope, command: cmd.EraseEpisode) -> None:
+        """Record that the patient's data is being erased; nothing may follow."""
+        self.check_can_record(envelope, command.occurred_at, closed_too=True)
+        self._trigger(ev.EpisodeErased, envelope, command)
+
+    def amended(self, event: ev.EventAmended) -> None:
+        """Apply a correction to the decision state."""
+        version, moment = event.amends_version, event.corrected_occurred_at
+        if version == 1:
+            self.opened_at = moment
+        if str(version) in self.measurable:
+            self.measurable[str(version)] = moment
+        if version == self.assignment_version:
+            self.assignee_id = event.corrected["clinician_id"]
 
     def _record(
         self,

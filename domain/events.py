@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateAggregate, TAggregate
 
 from domain.values import (
     Actor,
+    AgeBand,
     BiologicProduct,
     CareResponse,
     ClosureReason,
@@ -74,7 +76,12 @@ class EpisodeEvent(Aggregate.Event):
 
 
 class ReferralReceived(EpisodeEvent, Aggregate.Created):
-    """A service received the patient; the first referral opens the episode."""
+    """A service received the patient; the first referral opens the episode.
+
+    Class version 2 adds `age_band` (intake only: None on later referrals).
+    """
+
+    class_version = 2
 
     patient_id: str
     referrer: Referrer
@@ -84,6 +91,12 @@ class ReferralReceived(EpisodeEvent, Aggregate.Created):
     symptom_onset: date | None
     insurance_mandated: bool
     red_flags: list[RedFlag]
+    age_band: AgeBand | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Referrals stored before the field existed said nothing about age.
+        state["age_band"] = None
 
     def mutate(self, aggregate: TAggregate | None) -> TAggregate | None:
         # The same event type opens the episode and records later referrals.
@@ -179,6 +192,7 @@ class ClinicianAssigned(EpisodeEvent):
     def apply(self, episode: CareEpisode) -> None:
         super().apply(episode)
         episode.assignee_id = self.clinician_id
+        episode.assignment_version = self.originator_version
 
 
 class EpisodeClosed(EpisodeEvent):
@@ -187,6 +201,39 @@ class EpisodeClosed(EpisodeEvent):
     def apply(self, episode: CareEpisode) -> None:
         super().apply(episode)
         episode.closed = True
+
+
+class EventAmended(EpisodeEvent):
+    """A correction of an earlier event (HIPAA 164.526, GDPR Art. 16); the original
+    stays as it was recorded.
+
+    `fields` are the corrected fields (normalised as the original command's are);
+    `corrected` is the amended event's whole clinical data after this correction,
+    `corrected_occurred_at` its clinical time, so a reader needs no other event
+    to apply it.
+    """
+
+    amends_version: int
+    amends_type: str
+    fields: dict[str, Any]
+    reason: str
+    corrected: dict[str, Any]
+    corrected_occurred_at: datetime
+
+    def apply(self, episode: CareEpisode) -> None:
+        super().apply(episode)
+        episode.amended(self)
+
+
+class EpisodeErased(EpisodeEvent):
+    """The patient's data was erased (crypto-shredded): the events before this one
+    stay, unreadable. Stored in plain: it holds no patient data."""
+
+    erasure_id: UUID
+
+    def apply(self, episode: CareEpisode) -> None:
+        super().apply(episode)
+        episode.erased = True
 
 
 EVENT_TYPES: tuple[type[EpisodeEvent], ...] = (
@@ -202,4 +249,6 @@ EVENT_TYPES: tuple[type[EpisodeEvent], ...] = (
     ConsultNoteSent,
     ClinicianAssigned,
     EpisodeClosed,
+    EventAmended,
+    EpisodeErased,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +21,9 @@ from domain.values import (
 # Clinic devices drift; an occurred_at this far ahead of the server clock is
 # still accepted, anything later is "in the future".
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# The clinical times (and as_of instants) the service takes.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_TEXT = 4000
 MAX_NAME = 200
 MAX_ID = 128
@@ -80,6 +83,11 @@ def check_aware(moment: Any, field: str = "occurred_at") -> datetime:
         raise InvalidCommand(f"{field} must be a date and time", field=field)
     if moment.tzinfo is None or moment.utcoffset() is None:
         msg = f"{field} {moment.isoformat()} has no UTC offset"
+        raise InvalidCommand(msg, field=field)
+    if not EARLIEST <= moment <= LATEST:
+        # Far outside any clinical record, and near the ends of what datetime
+        # holds, where converting to UTC overflows in every reader.
+        msg = f"{field} {moment.isoformat()} is not between 1900 and 9000"
         raise InvalidCommand(msg, field=field)
     return moment
 

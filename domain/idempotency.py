@@ -16,6 +16,10 @@ from domain.commands import Command
 from domain.errors import InvalidCommand
 from domain.values import Actor, Idempotency
 
+# Fields added to commands after keys were first stored: left out of the
+# fingerprint while unset, so a retry sent across the upgrade still matches.
+ADDED_FIELDS = frozenset({"age_band"})
+
 
 def idempotency_for(
     command: Command, actor: Actor, key: str | None
@@ -31,11 +35,16 @@ def idempotency_for(
     if not key or len(key) > 255:
         msg = "an idempotency key must be 1 to 255 characters"
         raise InvalidCommand(msg, field="idempotency_key")
+    fields = {
+        name: value
+        for name, value in command.payload().items()
+        if not (name in ADDED_FIELDS and value is None)
+    }
     body = {
         "command": command.name,
         "principal": actor.principal_id,
         "occurred_at": command.occurred_at,
-        "fields": command.payload(),
+        "fields": fields,
     }
     canonical = json.dumps(_canonical(body), sort_keys=True, separators=(",", ":"))
     return Idempotency(key, hashlib.sha256(canonical.encode()).hexdigest())

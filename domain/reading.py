@@ -7,14 +7,16 @@ that were stored by then; nothing else builds this picture.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from domain import events as ev
+from domain.errors import PatientDataErased
 from domain.values import (
     Actor,
+    AgeBand,
     ClosureReason,
     EpisodeStatus,
     PainGenerator,
@@ -37,6 +39,7 @@ SECTIONS: dict[type[ev.EpisodeEvent], str] = {
     ev.ConsultNoteSent: "consult_notes",
     ev.ClinicianAssigned: "assignments",
     ev.EpisodeClosed: "closures",
+    ev.EventAmended: "amendments",
 }
 
 
@@ -50,6 +53,10 @@ class Entry:
     recorded_at: datetime
     actor: Actor
     data: dict[str, Any]
+    original: Entry | None = None
+    """The event as first recorded, when amendments have corrected it."""
+    amended_by: tuple[int, ...] = ()
+    """The versions of the amendments that corrected it, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class EpisodeReading:
     referrer: Referrer
     opened_at: datetime
     last_occurred_at: datetime
+    age_band: AgeBand | None = None
+    """The patient's age band at the opening referral (None: not recorded)."""
     status: EpisodeStatus = EpisodeStatus.OPEN
     closure_reason: ClosureReason | None = None
     pathway: list[Service] = field(default_factory=list)
@@ -108,6 +117,7 @@ def read_episode(events: Iterable[ev.EpisodeEvent]) -> EpisodeReading:
                 referrer=event.referrer,
                 opened_at=event.occurred_at,
                 last_occurred_at=event.occurred_at,
+                age_band=event.age_band,
             )
         _apply(reading, event)
     if reading is None:
@@ -116,32 +126,73 @@ def read_episode(events: Iterable[ev.EpisodeEvent]) -> EpisodeReading:
 
 
 def _apply(reading: EpisodeReading, event: ev.EpisodeEvent) -> None:
+    if isinstance(event, ev.EpisodeErased):
+        raise PatientDataErased(reading.episode_id)
     reading.version = event.originator_version
-    reading.last_occurred_at = max(reading.last_occurred_at, event.occurred_at)
-    reading.entries.append(
-        Entry(
-            version=event.originator_version,
-            type=type(event).__name__,
-            occurred_at=event.occurred_at,
-            recorded_at=event.timestamp,
-            actor=event.actor,
-            data=event.data,
-        )
+    entry = Entry(
+        version=event.originator_version,
+        type=type(event).__name__,
+        occurred_at=event.occurred_at,
+        recorded_at=event.timestamp,
+        actor=event.actor,
+        data=event.data,
     )
-    match event:
-        case ev.ReferralReceived():
-            reading.pathway.append(event.receiving_service)
-            _add(reading.red_flags, event.red_flags)
-        case ev.RedFlagsScreened():
+    reading.entries.append(entry)
+    if isinstance(event, ev.EventAmended):
+        _amend(reading, event)
+        _derive(reading)
+    else:
+        _derive_entry(reading, entry)
+
+
+def _amend(reading: EpisodeReading, event: ev.EventAmended) -> None:
+    """Show the amended event's corrected value, its original kept beside it."""
+    for i, entry in enumerate(reading.entries):
+        if entry.version == event.amends_version:
+            reading.entries[i] = replace(
+                entry,
+                occurred_at=event.corrected_occurred_at,
+                data=dict(event.corrected),
+                original=entry.original or entry,
+                amended_by=(*entry.amended_by, event.originator_version),
+            )
+            return
+
+
+def _derive(reading: EpisodeReading) -> None:
+    """Everything the reading derives from its entries, derived again (after a
+    correction, which may change any of it)."""
+    opening = reading.entries[0]
+    reading.patient_id = opening.data["patient_id"]
+    reading.referrer = opening.data["referrer"]
+    reading.opened_at = opening.occurred_at
+    reading.age_band = opening.data.get("age_band")
+    reading.last_occurred_at = opening.occurred_at
+    reading.status, reading.closure_reason = EpisodeStatus.OPEN, None
+    reading.pathway, reading.red_flags, reading.pain_generators = [], [], []
+    reading.screened, reading.assignee = False, None
+    for entry in reading.entries:
+        if entry.type != "EventAmended":
+            _derive_entry(reading, entry)
+
+
+def _derive_entry(reading: EpisodeReading, entry: Entry) -> None:
+    data = entry.data
+    reading.last_occurred_at = max(reading.last_occurred_at, entry.occurred_at)
+    match entry.type:
+        case "ReferralReceived":
+            reading.pathway.append(data["receiving_service"])
+            _add(reading.red_flags, data["red_flags"])
+        case "RedFlagsScreened":
             reading.screened = True
-            _add(reading.red_flags, event.flags)
-        case ev.DiagnosticCompleted(pain_generator=generator) if generator:
-            _add(reading.pain_generators, [generator])
-        case ev.ClinicianAssigned():
-            reading.assignee = Assignee(event.clinician_id, event.clinician_name)
-        case ev.EpisodeClosed():
+            _add(reading.red_flags, data["flags"])
+        case "DiagnosticCompleted" if data["pain_generator"]:
+            _add(reading.pain_generators, [data["pain_generator"]])
+        case "ClinicianAssigned":
+            reading.assignee = Assignee(data["clinician_id"], data["clinician_name"])
+        case "EpisodeClosed":
             reading.status = EpisodeStatus.CLOSED
-            reading.closure_reason = event.reason
+            reading.closure_reason = data["reason"]
 
 
 def _add(items: list[Any], new: Iterable[Any]) -> None:

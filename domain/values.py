@@ -50,6 +50,22 @@ class Presentation(Enum):
     MIXED = "mixed"
 
 
+class AgeBand(Enum):
+    """The patient's age in whole years at the opening referral.
+
+    A band, not a birth date or year: patients stay pseudonymous, and the bands
+    are cut where the quality measures cut (HEDIS LBP: 18 to 75), so a measure's
+    age criterion is exact, with no guess about when a birthday falls.
+    """
+
+    UNDER_18 = "0-17"
+    FROM_18_TO_34 = "18-34"
+    FROM_35_TO_49 = "35-49"
+    FROM_50_TO_64 = "50-64"
+    FROM_65_TO_75 = "65-75"
+    OVER_75 = "76+"
+
+
 class RedFlag(Enum):
     CAUDA_EQUINA = "cauda_equina"
     PROGRESSIVE_NEURO_DEFICIT = "progressive_neuro_deficit"
@@ -218,6 +234,7 @@ STORED_ENUMS: tuple[type[Enum], ...] = (
     Service,
     PrincipalRole,
     Presentation,
+    AgeBand,
     RedFlag,
     Disposition,
     DiagnosticKind,

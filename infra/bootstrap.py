@@ -8,14 +8,19 @@ starting together do not race to create the same tables.
 from __future__ import annotations
 
 import fcntl
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
 import psycopg
+from eventsourcing import persistence
+from psycopg_pool import PoolTimeout
 
 from domain.application import CareEpisodes, utc_now
 from domain.records import IndexEntry
@@ -23,12 +28,16 @@ from infra.access_log import AccessLog
 from infra.catalog import Views, build_projections
 from infra.database import Database
 from infra.episode_index import EpisodeIndex, replayed
+from infra.erasure import create_erasure_table
 from infra.eventstore import build_application, chained_recorder, episode_records
 from infra.files import private_file
 from infra.health import StoreHealth
+from infra.interop import Interop, create_interop_tables
 from infra.projection import Engine, EngineOptions, ReadModels
 from infra.settings import Settings
 from projections.base import Projection
+
+logger = logging.getLogger("care.bootstrap")
 
 # pg_advisory_lock key for schema creation ("care" in ASCII).
 SCHEMA_LOCK_KEY = 0x63617265
@@ -59,6 +68,11 @@ class Container:
         return Engine(
             self.episodes, self.settings, self.projections, options, worker_id=worker_id
         )
+
+    @cached_property
+    def interop(self) -> Interop:
+        """Bulk export jobs, webhook subscriptions and the feed outbox."""
+        return Interop.of(self)
 
     def projection(self, name: str) -> Projection:
         """The projection called `name`; KeyError naming the known ones."""
@@ -133,6 +147,38 @@ def backfill_index(episodes: CareEpisodes) -> int:
     return done + len(entries)
 
 
+# What an unreachable store raises while a process opens it.
+UNREACHABLE = (
+    psycopg.OperationalError,
+    PoolTimeout,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
+
+
+def bootstrap_when_reachable(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Container:
+    """`bootstrap`, retried while the store is unreachable, for up to
+    `settings.startup_wait` seconds. uvicorn replaces a worker it finds dead; one
+    replaced during a database outage waits here instead of failing its start,
+    which would make uvicorn stop the whole service."""
+    deadline = clock() + settings.startup_wait
+    delay = 0.25
+    while True:
+        try:
+            return bootstrap(settings)
+        except UNREACHABLE as error:
+            if clock() + delay > deadline:
+                raise
+            logger.warning("store unreachable at start, retrying: %s", error)
+            sleep(delay)
+            delay = min(delay * 2, 1.0)  # resume within a second of its return
+
+
 def bootstrap(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now
 ) -> Container:
@@ -144,6 +190,9 @@ def bootstrap(
             backfill_index(episodes)
             access_log = AccessLog(episodes, create=settings.create_tables)
             read_models = ReadModels(episodes, projections)
+            if settings.create_tables:
+                create_interop_tables(episodes)
+                create_erasure_table(Database(episodes))
         except BaseException:
             episodes.close()
             raise

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from infra.projection import ReadModels
 from infra.settings import Settings
 from infra.views.physician_feed import SqlPhysicianFeedView
+from infra.views.quality_measures import SqlQualityMeasuresView
 from infra.views.referral_audit import SqlReferralAuditView
 from infra.views.worklist import SqlWorklistView
 from projections.base import Projection, check_projection
@@ -20,6 +21,7 @@ from projections.physician_feed import (
     PhysicianFeedView,
     feed_parameters,
 )
+from projections.quality_measures import QualityMeasuresProjection, QualityMeasuresView
 from projections.referral_audit import (
     ReferralAuditProjection,
     ReferralAuditView,
@@ -34,6 +36,7 @@ def build_projections(settings: Settings) -> list[Projection]:
         ReferralAuditProjection(audit_rules(settings.audit_block_profile)),
         WorklistProjection(worklist_rules(settings.audit_block_profile)),
         PhysicianFeedProjection(feed_parameters(settings.audit_block_profile)),
+        QualityMeasuresProjection(),
     ]
     return [check_projection(p) for p in projections]
 
@@ -45,6 +48,7 @@ class Views:
     referral_audit: ReferralAuditView
     worklist: WorklistView
     physician_feed: PhysicianFeedView
+    quality_measures: QualityMeasuresView
 
     @classmethod
     def build(cls, reads: ReadModels, projections: Sequence[Projection]) -> Views:
@@ -54,8 +58,11 @@ class Views:
         assert isinstance(audit, ReferralAuditProjection)
         worklist = named[WorklistProjection.name]
         assert isinstance(worklist, WorklistProjection)
+        measures = named[QualityMeasuresProjection.name]
+        assert isinstance(measures, QualityMeasuresProjection)
         return cls(
             referral_audit=SqlReferralAuditView(reads, audit.rules),
             worklist=SqlWorklistView(reads, worklist.rules),
             physician_feed=SqlPhysicianFeedView(reads),
+            quality_measures=SqlQualityMeasuresView(reads, measures.rules),
         )

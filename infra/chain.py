@@ -17,6 +17,20 @@ def chain_link(
     previous: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes
 ) -> bytes:
     """The link of one stored event, given the link of the event before it."""
+    return chain_link_of_digest(
+        previous, originator_id, version, topic, hashlib.sha256(state).digest()
+    )
+
+
+def chain_link_of_digest(
+    previous: bytes,
+    originator_id: UUID | str,
+    version: int,
+    topic: str,
+    state_sha256: bytes,
+) -> bytes:
+    """The same link from the SHA-256 of the stored state (what an evidence packet
+    carries instead of the state itself)."""
     topic_bytes = topic.encode()
     digest = hashlib.sha256()
     digest.update(previous)
@@ -24,5 +38,5 @@ def chain_link(
     digest.update(version.to_bytes(8, "big"))
     digest.update(len(topic_bytes).to_bytes(4, "big"))
     digest.update(topic_bytes)
-    digest.update(hashlib.sha256(state).digest())
+    digest.update(state_sha256)
     return digest.digest()

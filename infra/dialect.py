@@ -85,6 +85,14 @@ class Dialect:
         """A Python value as the database stores it in a column of `column_type`."""
         if value is None:
             return None
+        # The common cases first: projections write millions of these.
+        kind = type(value)
+        if kind is str and column_type == "text":
+            if "\x00" in value:
+                raise ValueError("a text column cannot hold a NUL character")
+            return value
+        if kind is int and column_type == "integer" and -(2**63) <= value < 2**63:
+            return value
         if isinstance(value, Enum):
             value = value.value
         if column_type == "text":

@@ -132,13 +132,24 @@ class EpisodeIndex:
         """One page of episodes in the order they opened, and the next page's key."""
         where: list[str] = []
         params: list[Any] = []
-        for referrer in (filters.referrer_id, filters.physician_id):
-            if referrer is not None:
-                where.append(
-                    "EXISTS (SELECT 1 FROM episode_referrers r WHERE "
-                    "r.episode_id = e.episode_id AND r.referrer_id = ?)"
-                )
-                params.append(referrer)
+        # With a referrer, its rows drive the page: they carry the episode's
+        # opening, so (referrer_id, opened_at, episode_id) is walked in page order
+        # (an EXISTS walked every episode in order to find the referrer's).
+        source, key = "episode_index e", "e"
+        referrers = [
+            r for r in (filters.referrer_id, filters.physician_id) if r is not None
+        ]
+        if referrers:
+            source = "episode_referrers k JOIN episode_index e ON e.episode_id = k.episode_id"
+            key = "k"
+            where.append("k.referrer_id = ?")
+            params.append(referrers[0])
+        for referrer in referrers[1:]:
+            where.append(
+                "EXISTS (SELECT 1 FROM episode_referrers r WHERE "
+                "r.episode_id = e.episode_id AND r.referrer_id = ?)"
+            )
+            params.append(referrer)
         for column, value in (
             ("patient_id", filters.patient_id),
             ("assignee_id", filters.assignee_id),
@@ -148,19 +159,21 @@ class EpisodeIndex:
                 where.append(f"e.{column} = ?")
                 params.append(value)
         if filters.opened_from is not None:
-            where.append("e.opened_at >= ?")
+            where.append(f"{key}.opened_at >= ?")
             params.append(filters.opened_from)
         if filters.opened_before is not None:
-            where.append("e.opened_at < ?")
+            where.append(f"{key}.opened_at < ?")
             params.append(filters.opened_before)
         if after is not None:
-            where.append("(e.opened_at > ? OR (e.opened_at = ? AND e.episode_id > ?))")
-            params += [after[0], after[0], after[1]]
+            # A row comparison: the index range starts at the key (the OR form
+            # was a filter over every earlier row).
+            where.append(f"({key}.opened_at, {key}.episode_id) > (?, ?)")
+            params += [after[0], after[1]]
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         with self.db.reading() as cur:
             found = cur.execute(
-                f"SELECT * FROM episode_index e {clause}"
-                "ORDER BY e.opened_at, e.episode_id LIMIT ?",
+                f"SELECT e.* FROM {source} {clause}"
+                f"ORDER BY {key}.opened_at, {key}.episode_id LIMIT ?",
                 [self._param(p) for p in params] + [limit + 1],
             ).fetchall()
         page = [self._episode(row) for row in found[:limit]]

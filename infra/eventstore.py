@@ -30,6 +30,7 @@ from infra.settings import FAIL_FAST, Settings
 # it just worked. Older ones are (a restart or an outage may have killed them).
 PING_AFTER_IDLE_S = 1.0
 POOL_WAIT = "CARE_POOL_WAIT_TIMEOUT"
+PATIENT_MAPPER_TOPIC = "infra.encryption:PatientMapper"
 RECONNECT_WITHIN_S = 1.0
 
 
@@ -84,6 +85,8 @@ class CarePostgresFactory(PostgresFactory):
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing library's environment for the configured store."""
     env = {
+        # Payloads sealed per patient (infra.encryption, attached once built).
+        "MAPPER_TOPIC": PATIENT_MAPPER_TOPIC,
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size or ""),
         "CREATE_TABLE": "yes" if settings.create_tables else "no",
         "IS_SNAPSHOTTING_ENABLED": "y" if settings.snapshot_every else "n",
@@ -149,12 +152,22 @@ def chained_recorder(app: CareEpisodes) -> ChainedRecorder:
 def build_application(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now
 ) -> CareEpisodes:
-    """Construct CareEpisodes on the configured store, creating its tables if missing."""
-    return CareEpisodes(
+    """Construct CareEpisodes on the configured store, creating its tables if missing,
+    its payloads sealed per patient unless encryption is off."""
+    # infra.encryption builds on infra.database, which builds on this module.
+    from infra.encryption import install_encryption
+
+    app = CareEpisodes(
         env=eventsourcing_env(settings),
         clock=clock,
         snapshot_every=settings.snapshot_every,
     )
+    try:
+        install_encryption(app, settings)
+    except BaseException:
+        app.close()
+        raise
+    return app
 
 
 def episode_records(recorder: ChainedRecorder) -> Iterator[list[ChainedNotification]]:

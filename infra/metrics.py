@@ -70,6 +70,12 @@ POOL_WAITING = Gauge(
     multiprocess_mode="livesum",
 )
 
+READS_WAITING = Gauge(
+    "care_reads_waiting_for_position",
+    "Read-model queries waiting for their min_position in this process",
+    multiprocess_mode="livesum",
+)
+
 
 def pool_stats(pool: Any) -> tuple[int, int]:
     """(in use, waiting) of the application's pool, PostgreSQL's or SQLite's."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -27,6 +27,7 @@ from domain.records import ChainedNotification, IndexEntry
 from infra import episode_index
 from infra.chain import GENESIS, chain_link
 from infra.dialect import POSTGRES, SQLITE
+from infra.news import COMMITS
 
 
 def _link_batch(
@@ -104,17 +105,41 @@ class ImmediateTransaction(SQLiteTransaction):
         return cursor
 
 
+Ride = tuple[str, Sequence[Any]]
+"""One statement (with `?` or `%s` placeholders) and its parameters."""
+
+
+class Rider(Protocol):
+    """Rows another part of the store writes in the events' transaction (a new
+    patient's data key beside its first events)."""
+
+    def rides(self, placeholder: str) -> list[Ride]:
+        """The statements to run in the next events' transaction."""
+
+    def committed(self, rides: Sequence[Ride]) -> None:
+        """The transaction that ran `rides` committed."""
+
+
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """SQLite events table with a chain_hash column."""
+
+    rider: Rider | None = None
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        rides = self.rider.rides("?") if self.rider else []
         with (
             self.datastore.get_connection(commit=True) as conn,
             ImmediateTransaction(conn, commit=True) as c,
         ):
-            return self._insert_events(c, stored_events, **kwargs)
+            for statement, params in rides:
+                c.execute(statement, params)
+            positions = self._insert_events(c, stored_events, **kwargs)
+        COMMITS.recorded()  # committed: an engine in this process may go on
+        if rides and self.rider:
+            self.rider.committed(rides)
+        return positions
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -349,6 +374,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         *,
         index: Sequence[IndexEntry] = (),
+        rides: Sequence[Ride] = (),
         **_: Any,
     ) -> None:
         # The library's protocol: take the table lock so positions commit in
@@ -356,6 +382,10 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         heads = getattr(self._heads, "value", None) or {}
         self._heads.value = None
         links = _link_batch(stored_events, heads)
+        if rides:
+            with curs.connection.cursor() as other:
+                for statement, params in rides:
+                    other.execute(statement, params)
         self._lock_table(curs)
         self._notify_channel(curs)
         if index:
@@ -380,7 +410,19 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     # Fail fast: the library retries these ten times when the database is away,
     # which turned an outage into minute-long hangs; a caller gets a 503 instead
     # and retries on its own terms.
-    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__
+    _insert_chained = PostgresApplicationRecorder.insert_events.__wrapped__
+
+    rider: Rider | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rides = self.rider.rides("%s") if self.rider else []
+        positions = self._insert_chained(stored_events, rides=rides, **kwargs)
+        if rides and self.rider:
+            self.rider.committed(rides)
+        return positions
+
     select_events = PostgresApplicationRecorder.select_events.__wrapped__
     select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__
     max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__

@@ -16,8 +16,19 @@ from psycopg import sql
 
 from infra.database import Database
 
-APPEND_ONLY = ("access_log", "access_log_episodes")
-KEPT = ("episode_index", "episode_referrers", "projection_generations")
+# erased_keys and erasures: the record of what erasures did (infra.erasure).
+APPEND_ONLY = ("access_log", "access_log_episodes", "erased_keys", "erasures")
+KEPT = (
+    "episode_index",
+    "episode_referrers",
+    "projection_generations",
+    # bulk export jobs and webhook subscriptions (infra.interop.TABLES)
+    "fhir_export_jobs",
+    "feed_subscriptions",
+    # patients' data keys: made, re-wrapped by a rotation, deleted by an erasure
+    "data_keys",
+    "crypto_secrets",
+)
 
 
 def grant_service_role(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from psycopg.conninfo import make_conninfo
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/care.db"
@@ -55,6 +56,13 @@ class Settings(BaseSettings):
         ge=0,
         le=100_000,
         description="save an episode's decision state every N events (0: never)",
+    )
+    startup_wait: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="seconds a starting process waits for an unreachable store "
+        "(PostgreSQL) before it gives up; 0: fail at once",
     )
     create_tables: bool = Field(
         True,
@@ -115,6 +123,117 @@ class Settings(BaseSettings):
         description="seconds a feed stream may wait for a client to take one event "
         "before it drops the client",
     )
+    ui_session_secret: SecretStr | None = Field(
+        None,
+        description="signs the screens' session cookies (/ui/); every replica "
+        "must share it; default: a random key kept in ui_session_key_file",
+    )
+    ui_session_key_file: Path = Field(
+        Path("var/ui-session.key"),
+        description="where the screens' signing key is made on first start when "
+        "ui_session_secret is not set",
+    )
+    ui_session_hours: float = Field(
+        8.0, gt=0, le=24 * 7, description="hours a screen login lasts"
+    )
+    ui_refresh_seconds: float = Field(
+        10.0, gt=0, le=3600, description="seconds between worklist screen refreshes"
+    )
+    export_dir: Path | None = Field(
+        None,
+        description="where FHIR bulk export files are written and served from "
+        "(API replicas must share it); default: exports/ beside the SQLite "
+        "database, var/exports otherwise",
+    )
+    export_retention_hours: float = Field(
+        24.0, gt=0, le=24 * 90, description="hours a finished export's files are kept"
+    )
+    export_max_jobs: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="unfinished bulk exports one principal may have (429 beyond)",
+    )
+    export_poll_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds the export worker waits between looks"
+    )
+    exports_in_process: bool = Field(
+        True, description="run the bulk export worker in a thread of `serve`"
+    )
+    webhooks_in_process: bool | None = Field(
+        None,
+        description="run the webhook sender inside `serve`; default: yes on SQLite "
+        "and memory, no on PostgreSQL (run `care-episodes deliver` there)",
+    )
+    webhook_allow_loopback_http: bool = Field(
+        False,
+        description="let subscriptions name plain-http endpoints on this machine "
+        "(development only; every other endpoint must be https)",
+    )
+    webhook_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds one delivery may take"
+    )
+    webhook_max_failures: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="failed deliveries in a row that pause a subscription",
+    )
+    webhook_backoff_base: float = Field(
+        1.0, gt=0, le=3600, description="seconds before the first retry (then doubling)"
+    )
+    webhook_backoff_max: float = Field(
+        300.0, gt=0, le=86_400, description="longest wait between retries, in seconds"
+    )
+    webhook_poll_interval: float = Field(
+        0.5, gt=0, le=60, description="seconds the sender waits when nothing is due"
+    )
+    webhook_concurrency: int = Field(
+        4, ge=1, le=64, description="subscriptions the sender serves at once"
+    )
+    encrypt_events: bool = Field(
+        True,
+        description="seal each patient's event payloads with that patient's own "
+        "data key; false stores them in plain (erasure is then refused)",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="base64 of 32 random bytes: wraps every patient's data key "
+        "(`care-episodes keys generate` prints one); required with PostgreSQL",
+    )
+    master_key_file: Path | None = Field(
+        None,
+        description="an owner-only file holding the master key instead; on SQLite "
+        "the default is master.key beside the database, made on first start",
+    )
+    previous_master_keys: SecretStr | None = Field(
+        None,
+        description="comma-separated older master keys, still read while "
+        "`care-episodes keys rotate` re-wraps the data keys",
+    )
+    access_log_retention_years: int = Field(
+        6,
+        ge=6,
+        le=100,
+        description="years access-log entries are kept at least (HIPAA 164.316 "
+        "and 164.528: six, the lowest value accepted); nothing in the service "
+        "deletes an entry, younger or older",
+    )
+
+    @field_validator("master_key", "previous_master_keys")
+    @classmethod
+    def _master_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for text in value.get_secret_value().split(","):
+                try:
+                    secret = base64.b64decode(text.strip(), validate=True)
+                except ValueError:
+                    raise ValueError("a master key is base64 text") from None
+                if len(secret) != 32:
+                    raise ValueError(
+                        f"a master key is 32 bytes once decoded, not {len(secret)}"
+                    )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -147,6 +266,22 @@ class Settings(BaseSettings):
         if self.projections_in_process is not None:
             return self.projections_in_process
         return self.backend != "postgres"
+
+    @property
+    def runs_webhooks_in_process(self) -> bool:
+        """Whether `serve` runs the webhook sender in a background thread."""
+        if self.webhooks_in_process is not None:
+            return self.webhooks_in_process
+        return self.backend != "postgres"
+
+    @property
+    def export_directory(self) -> Path:
+        """Where bulk export files go (`export_dir`, or its default)."""
+        if self.export_dir is not None:
+            return self.export_dir
+        if self.backend == "sqlite":
+            return self.sqlite_path.parent / "exports"
+        return Path("var/exports")
 
     @property
     def sqlite_path(self) -> Path:

@@ -93,7 +93,11 @@ class TokenRegistry:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal holding `token`, or None."""
-        digest = hashlib.sha256(token.encode()).digest()
+        return self.holder_of(hashlib.sha256(token.encode()).digest())
+
+    def holder_of(self, digest: bytes) -> Principal | None:
+        """The principal whose token has this SHA-256 (a screen session keeps the
+        digest, never the token), or None once the token left the file."""
         found = None
         for known, principal in self._entries:
             # No early exit: every entry is compared, so timing reveals nothing.

@@ -6,6 +6,13 @@ with their hash-chain link. Import writes those same bytes back, in the original
 global order, so the chains (and `verify`'s digest) come out identical and the
 read models project the same; it checks everything before writing anything and
 refuses episodes the store already holds.
+
+Sealed payloads stay sealed: the line carries the data keys that seal them
+(`keys`: key id to the key in base64, null for a key an erasure deleted), and
+the import keeps each under its own store's master key. So an export file is as
+secret as the store and its master key together (it holds the readable data
+too): it is written owner-only. An erased episode travels as it is stored, its
+payloads unreadable on both sides, its key recorded as erased.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from domain.application import CareEpisodes
-from domain.events import EpisodeEvent, ReferralReceived
+from domain.errors import PatientDataErased
+from domain.events import EpisodeErased, EpisodeEvent, ReferralReceived
 from domain.plain import plain
 from domain.records import ChainedNotification, IndexEntry
 from infra.chain import GENESIS, chain_link
+from infra.crypto import SealError, is_sealed, key_id_of
+from infra.encryption import data_keys
 from infra.episode_index import replayed
 from infra.eventstore import chained_recorder, episode_records
 
@@ -62,13 +72,20 @@ def export(
     for records in episode_records(chained_recorder(episodes)):
         decoded = [_decoded(episodes, record) for record in records]
         opening = decoded[0]
-        assert isinstance(opening, ReferralReceived)
-        if not selection.wants(opening.patient_id, opening.occurred_at):
-            continue
+        if opening is None:  # erased: its patient is no longer known
+            if selection.patients or selection.opened_from or selection.opened_before:
+                continue
+            patient_id = None
+        else:
+            assert isinstance(opening, ReferralReceived)
+            if not selection.wants(opening.patient_id, opening.occurred_at):
+                continue
+            patient_id = opening.patient_id
         line = {
             "format": FORMAT,
             "episode_id": str(records[0].originator_id),
-            "patient_id": opening.patient_id,
+            "patient_id": patient_id,
+            "keys": _keys_of(episodes, records),
             "events": [
                 _event_line(r, e) for r, e in zip(records, decoded, strict=True)
             ],
@@ -105,6 +122,7 @@ def import_file(
             f"the store already holds {len(existing)} of these episodes ({listed}); "
             "nothing was imported"
         )
+    _adopt_keys(episodes, path)
     heapq.heapify(index)
     total, written = len(index), 0
     lines = _LineCache(path, episodes)
@@ -128,13 +146,47 @@ def import_file(
 # -- export ------------------------------------------------------------------------
 
 
-def _decoded(episodes: CareEpisodes, record: ChainedNotification) -> EpisodeEvent:
-    event = episodes.mapper.to_domain_event(record)
+def _decoded(
+    episodes: CareEpisodes, record: ChainedNotification
+) -> EpisodeEvent | None:
+    """The event, or None where its patient's key was erased."""
+    try:
+        event = episodes.mapper.to_domain_event(record)
+    except PatientDataErased:
+        return None
     assert isinstance(event, EpisodeEvent)
     return event
 
 
-def _event_line(record: ChainedNotification, event: EpisodeEvent) -> dict[str, Any]:
+def _keys_of(
+    episodes: CareEpisodes, records: list[ChainedNotification]
+) -> dict[str, str | None]:
+    """The data keys that seal these records (None: erased), in base64."""
+    ids = {key_id_of(r.state) for r in records if is_sealed(r.state)}
+    keys = data_keys(episodes)
+    if ids and keys is None:
+        raise TransferError("the store is sealed, and encryption is off here")
+    assert keys is not None or not ids
+    found: dict[str, str | None] = {}
+    for key_id in sorted(ids):
+        secret = keys.secret_of(key_id) if keys else None
+        found[str(key_id)] = base64.b64encode(secret).decode() if secret else None
+    return found
+
+
+def _event_line(
+    record: ChainedNotification, event: EpisodeEvent | None
+) -> dict[str, Any]:
+    if event is None:
+        return {
+            "version": record.originator_version,
+            "position": record.id,
+            "type": None,
+            "topic": record.topic,
+            "erased": True,
+            "chain_hash": record.chain_hash.hex(),
+            "state": base64.b64encode(record.state).decode(),
+        }
     return {
         "version": record.originator_version,
         "position": record.id,
@@ -200,6 +252,40 @@ def _check(line: dict[str, Any], offset: int) -> tuple[UUID, list[int]]:
     return episode_id, positions
 
 
+def _adopt_keys(episodes: CareEpisodes, path: Path) -> None:
+    """Keep the data keys the file carries, wrapped by this store's master key."""
+    keys = data_keys(episodes)
+    for offset, line in _lines(path):
+        carried = line.get("keys") or {}
+        if not carried:
+            continue
+        if keys is None:
+            raise TransferError(
+                "the export holds sealed payloads, and this store has encryption "
+                "off (CARE_ENCRYPT_EVENTS): nothing was imported"
+            )
+        erasure = _erasure_of(episodes, line)
+        try:
+            for key_id, secret in carried.items():
+                raw = base64.b64decode(secret, validate=True) if secret else None
+                keys.adopt(line.get("patient_id") or "", UUID(key_id), raw, erasure)
+        except (SealError, ValueError, TypeError) as error:
+            raise TransferError(
+                f"the episode at byte {offset} brings a data key that cannot be "
+                f"kept: {error}"
+            ) from None
+
+
+def _erasure_of(episodes: CareEpisodes, line: dict[str, Any]) -> UUID:
+    # EpisodeErased is stored in plain: the erasure's id is readable even here.
+    for i, event in enumerate(line["events"]):
+        if event["topic"].endswith(":EpisodeErased"):
+            decoded = episodes.mapper.to_domain_event(_LineCache.stored(line, i))
+            if isinstance(decoded, EpisodeErased):
+                return decoded.erasure_id
+    return UUID(int=0)
+
+
 class _LineCache:
     """Episode lines read back for import, each kept until its last event is out."""
 
@@ -216,18 +302,20 @@ class _LineCache:
             self.lines[offset] = (line, set(range(len(line["events"]))))
         line, left = self.lines[offset]
         left.discard(index)
-        stored = self._stored(line, index)
+        stored = self.stored(line, index)
         if left:
             return stored, None
         del self.lines[offset]
+        if any(event.get("erased") for event in line["events"]):
+            return stored, None  # an erased episode is not indexed
         events = [
-            self.episodes.mapper.to_domain_event(self._stored(line, i))
+            self.episodes.mapper.to_domain_event(self.stored(line, i))
             for i in range(len(line["events"]))
         ]
         return stored, replayed(events).index_entry()
 
     @staticmethod
-    def _stored(line: dict[str, Any], index: int) -> StoredEvent:
+    def stored(line: dict[str, Any], index: int) -> StoredEvent:
         event = line["events"][index]
         return StoredEvent(
             originator_id=UUID(line["episode_id"]),

@@ -22,6 +22,12 @@ from tests.support.postgres import (
     database_url,
     drop_database,
 )
+from tests.support.server import TEST_KEY_ENV
+
+# Every store the tests open seals its payloads (infra.encryption) under this master
+# key, PostgreSQL ones included (which refuse to start without one); the servers
+# and workers the tests start inherit it.
+os.environ.setdefault("CARE_MASTER_KEY", TEST_KEY_ENV["CARE_MASTER_KEY"])
 
 ADMIN_URL = os.environ.get(
     "CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -5,15 +5,20 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from api.access import DisclosureDep
 from api.auth import Staff
-from api.deps import ReadModelsDep, SettingsDep, ViewsDep, read_after
+from api.conditional import ConditionalDep
+from api.deps import EpisodesDep, ReadModelsDep, SettingsDep, ViewsDep, read_after
 from api.errors import Problem
-from api.paging import After, Limit, decode_cursor, encode_cursor
+from api.openapi import NOT_MODIFIED, problems
+from api.paging import After, Limit, decode_key_cursor, encode_key_cursor
+from api.routes.audit_replay import ReplayDep, ReplaysDep, replayed_row
 from api.schemas.audit import AuditEpisodePublic, AuditPage
-from domain.errors import EpisodeNotFound
+from api.schemas.audit_replay import AuditReplayPublic
+from api.schemas.common import Instant
+from domain.errors import EpisodeNotFound, PatientDataErased
+from infra.erasure import was_erased
 from projections.referral_audit import (
     RULE_IDS,
     AuditFilters,
@@ -37,7 +42,11 @@ RuleFilter = Annotated[
 SeverityName = Annotated[Severity | None, Query(description="medium, high or critical")]
 
 
-@router.get("/summary")
+@router.get(
+    "/summary",
+    responses=problems(403, 422),
+    summary="Summarise the referral-loop audit",
+)
 def get_summary(
     _staff: Staff,
     _caught_up: CaughtUp,
@@ -46,13 +55,20 @@ def get_summary(
     settings: SettingsDep,
 ) -> AuditSummary:
     """Counts and rates per rule, severity, referrer and surgeon, and the pathway
-    metrics (medians for durations), with time-based findings judged now."""
+    metrics (medians for durations), with time-based findings judged now. Not for
+    physicians (it spans every physician's patients); no ETag: it is judged at the
+    instant it is asked (`as_of`)."""
     return views.referral_audit.summary(datetime.now(UTC))
 
 
-@router.get("")
+@router.get(
+    "",
+    responses={**NOT_MODIFIED, **problems(422)},
+    summary="List audited episodes",
+)
 def list_audited_episodes(
     access: DisclosureDep,
+    conditional: ConditionalDep,
     _caught_up: CaughtUp,
     read_models: ReadModelsDep,
     views: ViewsDep,
@@ -62,11 +78,9 @@ def list_audited_episodes(
     referrer_id: Annotated[str | None, Query(max_length=128)] = None,
     surgeon_id: Annotated[str | None, Query(max_length=128)] = None,
     occurred_from: Annotated[
-        datetime | None, Query(description="opened at or after")
+        Instant | None, Query(description="opened at or after")
     ] = None,
-    occurred_to: Annotated[
-        AwareDatetime | None, Query(description="opened before")
-    ] = None,
+    occurred_to: Annotated[Instant | None, Query(description="opened before")] = None,
     flagged_only: Annotated[
         bool, Query(description="only episodes with a finding due now")
     ] = True,
@@ -75,7 +89,8 @@ def list_audited_episodes(
 ) -> AuditPage:
     """Audited episodes in the order they opened, with their findings (by default
     only those with a finding due now: `flagged_only` in the answer says which); a
-    physician sees only the episodes it referred."""
+    physician sees only the episodes it referred. The `ETag` is a digest of the
+    page: `If-None-Match` with it answers 304."""
     filters = AuditFilters(
         rule=_rule(rule),
         severity=severity.value if severity else None,
@@ -87,43 +102,56 @@ def list_audited_episodes(
         physician_id=access.physician_scope,
     )
     rows, next_key = views.referral_audit.page(
-        filters, datetime.now(UTC), _audit_cursor(after), limit
+        filters, datetime.now(UTC), decode_key_cursor("audit", after), limit
     )
     access.rows(UUID(row["episode_id"]) for row in rows)
-    cursor = (
-        encode_cursor("audit", f"{next_key[0].isoformat()}|{next_key[1]}")
-        if next_key
-        else None
-    )
-    return AuditPage(
+    page = AuditPage(
         items=[AuditEpisodePublic(**row) for row in rows],
-        next_cursor=cursor,
+        next_cursor=encode_key_cursor("audit", next_key),
         flagged_only=flagged_only,
     )
+    return conditional.content(page)
 
 
-@router.get("/{episode_id}")
+@router.get(
+    "/{episode_id}",
+    responses={**NOT_MODIFIED, **problems(403, 404, 410, 422)},
+    summary="Read an episode's audit row",
+)
 def get_audited_episode(
     episode_id: UUID,
     _caught_up: CaughtUp,
     access: DisclosureDep,
+    conditional: ConditionalDep,
     read_models: ReadModelsDep,
     views: ViewsDep,
     settings: SettingsDep,
-) -> AuditEpisodePublic:
+    replay: ReplayDep,
+    replays: ReplaysDep,
+    episodes: EpisodesDep,
+) -> AuditReplayPublic:
     """One episode's audit row: pathway, findings with the version that triggered
     each, each surgery referral with its exemption and findings, rules version and
-    profile, and pathway metrics."""
+    profile, and pathway metrics. 404 until the audit has processed the episode
+    (pass `min_position`); the `ETag` is a digest of the row. With `version`,
+    `as_of`, `rules`, `rules_version` or `judged_at` the row is replayed from the
+    events by the same rules code (`replay` says from what; docs/referral-audit.md)."""
+    if replay.requested:
+        return conditional.content(replayed_row(episode_id, replay, access, replays))
     view = views.referral_audit
 
     def load() -> tuple[dict[str, Any], set[str]]:
         found = view.episode(episode_id, datetime.now(UTC))
         if found is None:
+            # The row of an erased episode is gone; its erasure is recorded: 410,
+            # as the episode's own read answers.
+            if was_erased(episodes, episode_id):
+                raise PatientDataErased(episode_id)
             raise EpisodeNotFound(episode_id)
         return found
 
     row, _ = access.episode(episode_id, load, lambda found: found[1])
-    return AuditEpisodePublic(**row)
+    return conditional.content(AuditReplayPublic(**row))
 
 
 def _rule(text: str | None) -> str | None:
@@ -144,16 +172,3 @@ def _rule(text: str | None) -> str | None:
             ],
         )
     return found
-
-
-def _audit_cursor(after: str | None) -> tuple[datetime, str] | None:
-    value = decode_cursor("audit", after)
-    if value is None:
-        return None
-    opened, _, episode = value.partition("|")
-    try:
-        return datetime.fromisoformat(opened), str(UUID(episode))
-    except ValueError:
-        raise Problem(
-            422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
-        ) from None

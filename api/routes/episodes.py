@@ -1,23 +1,33 @@
 """Episode commands (one event each) and episode reads: now, at a version, as of an instant."""
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Query, Response
-from pydantic import AwareDatetime
 
 from api.access import DisclosureDep
 from api.auth import Writer
+from api.conditional import ConditionalDep, expected_version
 from api.deps import EpisodesDep, IndexDep
+from api.episode_reads import AsOf, Version, episode_loader
 from api.errors import Problem
-from api.paging import After, Limit, decode_cursor, decode_int_cursor, encode_cursor
+from api.openapi import NOT_MODIFIED, problems
+from api.paging import (
+    After,
+    Limit,
+    decode_int_cursor,
+    decode_key_cursor,
+    encode_cursor,
+    encode_key_cursor,
+)
 from api.schemas.commands import (
     EPISODE_COMMANDS,
+    AmendEventCreate,
     CommandAccepted,
     CommandCreate,
     OpenEpisodeCreate,
 )
+from api.schemas.common import Instant
 from api.schemas.episodes import (
     EpisodeFoundPublic,
     EpisodePublic,
@@ -27,9 +37,15 @@ from api.schemas.episodes import (
 from api.views import episode_public, history_item
 from domain.application import CareEpisodes, CommandResult, HistoryEntry
 from domain.commands import Command
-from domain.errors import ConcurrencyConflict, DomainError, VersionMismatch
+from domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    PatientDataErased,
+    VersionMismatch,
+)
 from domain.values import EpisodeStatus
 from infra.episode_index import EpisodeFilters
+from infra.erasure import erased_history
 from infra.metrics import COMMANDS, CONFLICTS, REPLAYS
 from infra.tokens import Principal
 
@@ -46,40 +62,14 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
         description="a retry with the same key and body answers the original result",
     ),
 ]
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": text, "content": {"application/problem+json": {}}}
-    for status, text in {
-        401: "no or bad bearer token",
-        403: "this role may not do this",
-        404: "no such episode",
-        409: "a rule of the episode was broken",
-        412: "If-Match names another version",
-        413: "body over 64 KiB",
-        415: "body is not JSON",
-        422: "a field is invalid (named), or an idempotency key was reused",
-    }.items()
-}
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match header names; None for no header or `*`."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    tag = if_match.strip()
-    if tag.startswith('"') and tag.endswith('"') and len(tag) > 2:
-        tag = tag[1:-1]
-    if not tag.isdigit():
-        raise Problem(
-            400,
-            "invalid-if-match",
-            "Invalid If-Match",
-            'If-Match must be an episode ETag such as "3"',
-        )
-    return int(tag)
+OPEN_RESPONSES = problems(403, 422)
+COMMAND_RESPONSES = problems(403, 404, 409, 412, 422)
+READ_RESPONSES = {**NOT_MODIFIED, **problems(403, 404, 410, 422)}
 
 
 def run(
@@ -126,7 +116,14 @@ def accepted(result: CommandResult, response: Response) -> CommandAccepted:
     )
 
 
-@router.post("", status_code=201, responses=PROBLEMS, summary="Open an episode")
+@router.post(
+    "",
+    status_code=201,
+    responses=OPEN_RESPONSES,
+    summary="Open an episode",
+    response_description="opened: the new episode's id, version 1 and the event's "
+    "position; `Location` names the episode, `ETag` is its version",
+)
 def open_episode(
     body: OpenEpisodeCreate,
     principal: Writer,
@@ -134,7 +131,8 @@ def open_episode(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CommandAccepted:
-    """Open an episode with its first referral (ReferralReceived)."""
+    """Open an episode with its first referral (ReferralReceived). Services and
+    clinicians only; with an `Idempotency-Key` a retry answers the same episode."""
     result = run(
         episodes, body.to_command(), principal, idempotency_key=idempotency_key
     )
@@ -162,7 +160,11 @@ def _command_endpoint(schema: type[CommandCreate]) -> Any:
         return accepted(result, response)
 
     endpoint.__annotations__["body"] = Annotated[schema, Body()]
-    endpoint.__doc__ = schema.doc
+    endpoint.__doc__ = (
+        f"{schema.doc} Services and clinicians only. A request wrong on its own "
+        "answers 422, one the episode's state refuses 409; with `If-Match` it applies "
+        "only at that version (else 412)."
+    )
     endpoint.__name__ = schema.command.name
     return endpoint
 
@@ -174,16 +176,33 @@ for _schema in EPISODE_COMMANDS:
         methods=["POST"],
         status_code=201,
         response_model=CommandAccepted,
-        responses=PROBLEMS,
+        responses=COMMAND_RESPONSES,
+        response_description="recorded: the episode's new version (also the `ETag`) "
+        "and the event's position",
         name=_schema.command.name,
         summary=_schema.doc.split(" (")[0],
     )
 
 
-@router.get("", responses=PROBLEMS, summary="Find episodes")
+router.add_api_route(
+    f"/{{episode_id}}/{AmendEventCreate.path}",
+    _command_endpoint(AmendEventCreate),
+    methods=["POST"],
+    status_code=201,
+    response_model=CommandAccepted,
+    responses=COMMAND_RESPONSES,
+    response_description="recorded: the amendment's version (also the `ETag`) and "
+    "the event's position",
+    name=AmendEventCreate.command.name,
+    summary="Amend an earlier event",
+)
+
+
+@router.get("", responses={**NOT_MODIFIED, **problems(422)}, summary="Find episodes")
 def find_episodes(
     access: DisclosureDep,
     index: IndexDep,
+    conditional: ConditionalDep,
     patient_id: Annotated[
         str | None, Query(max_length=128, description="one patient's episodes")
     ] = None,
@@ -197,17 +216,15 @@ def find_episodes(
     ] = None,
     status: Annotated[EpisodeStatus | None, Query(description="open or closed")] = None,
     opened_from: Annotated[
-        AwareDatetime | None, Query(description="opened at or after")
+        Instant | None, Query(description="opened at or after")
     ] = None,
-    opened_to: Annotated[
-        AwareDatetime | None, Query(description="opened before")
-    ] = None,
+    opened_to: Annotated[Instant | None, Query(description="opened before")] = None,
     after: After = None,
     limit: Limit = 50,
 ) -> EpisodesPage:
     """Episodes in the order they opened, filtered; a physician finds only the
     episodes it referred. Every search is in the access log (it discloses patient
-    ids)."""
+    ids). The `ETag` is a digest of the page: `If-None-Match` with it answers 304."""
     filters = EpisodeFilters(
         patient_id=patient_id,
         referrer_id=referrer_id,
@@ -217,78 +234,49 @@ def find_episodes(
         opened_before=opened_to,
         physician_id=access.physician_scope,
     )
-    found, next_key = index.search(filters, _search_cursor(after), limit)
+    found, next_key = index.search(filters, decode_key_cursor("episodes", after), limit)
     access.rows(episode.episode_id for episode in found)
-    return EpisodesPage(
+    page = EpisodesPage(
         items=[EpisodeFoundPublic(**vars(episode)) for episode in found],
-        next_cursor=encode_cursor(
-            "episodes", f"{next_key[0].isoformat()}|{next_key[1]}"
-        )
-        if next_key
-        else None,
+        next_cursor=encode_key_cursor("episodes", next_key),
     )
+    return conditional.content(page)
 
 
-def _search_cursor(after: str | None) -> tuple[datetime, str] | None:
-    value = decode_cursor("episodes", after)
-    if value is None:
-        return None
-    opened, _, episode = value.partition("|")
-    try:
-        moment = datetime.fromisoformat(opened)
-        if moment.utcoffset() is None:
-            raise ValueError(opened)
-        return moment, str(UUID(episode))
-    except ValueError:
-        raise Problem(
-            422, "invalid-cursor", "The cursor is invalid", "after: unknown cursor"
-        ) from None
-
-
-@router.get("/{episode_id}", responses=PROBLEMS)
+@router.get("/{episode_id}", responses=READ_RESPONSES, summary="Read an episode")
 def get_episode(
     episode_id: UUID,
     access: DisclosureDep,
     episodes: EpisodesDep,
-    response: Response,
-    version: Annotated[
-        int | None, Query(ge=1, description="the episode at this version")
-    ] = None,
-    as_of: Annotated[
-        AwareDatetime | None,
-        Query(description="the episode as recorded at this instant"),
-    ] = None,
+    conditional: ConditionalDep,
+    version: Version = None,
+    as_of: AsOf = None,
 ) -> EpisodePublic:
-    """The episode now, at `version`, or as the store held it at `as_of`."""
-    if version is not None and as_of is not None:
-        raise Problem(
-            422,
-            "invalid-request",
-            "The request is invalid",
-            "give version or as_of, not both",
-        )
-
-    def load() -> Any:
-        if as_of is not None:
-            return episodes.get_episode_as_of(episode_id, as_of)
-        return episodes.get_episode(episode_id, version=version)
-
+    """The episode now, at `version`, or as the store held it at `as_of` (recorded
+    time). The `ETag` is the version shown: `If-None-Match` with it answers 304.
+    A physician reads only the episodes it referred."""
+    load = episode_loader(episodes, episode_id, version, as_of)
     episode = access.episode(episode_id, load)
-    response.headers["ETag"] = f'"{episode.version}"'
+    conditional.version(episode.version)
     return episode_public(episode)
 
 
-@router.get("/{episode_id}/history", responses=PROBLEMS)
+@router.get(
+    "/{episode_id}/history",
+    responses=READ_RESPONSES,
+    summary="Read an episode's history",
+)
 def get_history(
     episode_id: UUID,
     access: DisclosureDep,
     episodes: EpisodesDep,
-    response: Response,
+    conditional: ConditionalDep,
     after: After = None,
     limit: Limit = 100,
 ) -> HistoryPage:
     """Every stored event of the episode, oldest first: version, type, position, times,
-    actor, data and its hash-chain link."""
+    actor, data and its hash-chain link. The `ETag` is the episode's newest version:
+    `If-None-Match` with it answers 304."""
     after_version = decode_int_cursor("history", after) or 0
 
     def load() -> tuple[list[HistoryEntry], int]:
@@ -298,8 +286,19 @@ def get_history(
         newest = max(episodes.head_version(episode_id), *(e.version for e in page))
         return page, newest
 
-    page, newest = access.episode(episode_id, load)
-    response.headers["ETag"] = f'"{newest}"'
+    try:
+        page, newest = access.episode(episode_id, load)
+    except PatientDataErased as error:
+        # 410 like every read of the patient, with what stays readable: each
+        # event's version, type and times (never its content).
+        raise Problem(
+            410,
+            "patient-data-erased",
+            "Patient data erased",
+            error.message,
+            events=[e.public() for e in erased_history(episodes, episode_id)],
+        ) from None
+    conditional.version(newest)
     more = bool(page) and page[-1].version < newest
     return HistoryPage(
         episode_id=episode_id,

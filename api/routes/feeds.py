@@ -11,10 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.access import Disclosure, DisclosureDep
 from api.auth import forbidden
+from api.conditional import ConditionalDep
 from api.context import current_request_id
 from api.deps import ReadModelsDep, SettingsDep, ViewsDep, read_after
 from api.errors import Problem
 from api.feed_stream import FeedStreams
+from api.openapi import NOT_MODIFIED, problems
 from api.paging import After, Limit, decode_int_cursor
 from api.schemas.feeds import CURSOR, FeedItemPublic, FeedPagePublic
 from domain.values import PrincipalRole
@@ -54,11 +56,19 @@ def check_scope(access: Disclosure, physician_id: str) -> None:
         raise forbidden()
 
 
-@router.get("/{physician_id}/feed")
+NOT_YOURS = {403: "a physician asked for another physician's feed"}
+
+
+@router.get(
+    "/{physician_id}/feed",
+    responses={**NOT_MODIFIED, **problems(403, 422, descriptions=NOT_YOURS)},
+    summary="Read a physician's feed",
+)
 def read_feed(
     physician_id: PhysicianId,
     _caught_up: CaughtUp,
     access: DisclosureDep,
+    conditional: ConditionalDep,
     read_models: ReadModelsDep,
     views: ViewsDep,
     settings: SettingsDep,
@@ -66,14 +76,15 @@ def read_feed(
     limit: Limit = 50,
 ) -> FeedPagePublic:
     """Every change to this physician's patients, oldest first: one item per event
-    with a one-line summary; page on with `after=next_cursor`."""
+    with a one-line summary; page on with `after=next_cursor`. A physician reads
+    only its own feed; the `ETag` is a digest of the page."""
     check_scope(access, physician_id)
     start = decode_int_cursor(CURSOR, after)
     page = views.physician_feed.page(physician_id, start, limit)
     access.rows(UUID(row["episode_id"]) for row in page.items)
     items = [FeedItemPublic.of_row(row) for row in page.items]
     next_cursor = items[-1].cursor if page.more and items else None
-    return FeedPagePublic(items=items, next_cursor=next_cursor)
+    return conditional.content(FeedPagePublic(items=items, next_cursor=next_cursor))
 
 
 @router.get(
@@ -85,8 +96,18 @@ def read_feed(
             "`event:` its type, `data:` the item as JSON; heartbeat comments",
             "content": {"text/event-stream": {}},
         },
-        503: {"description": "this process already serves its maximum of streams"},
+        **problems(
+            403,
+            422,
+            503,
+            descriptions={
+                **NOT_YOURS,
+                503: "the store is unreachable, or this process already serves "
+                "its maximum of streams; retry after `Retry-After` seconds",
+            },
+        ),
     },
+    summary="Stream a physician's feed (Server-Sent Events)",
 )
 async def stream_feed(
     request: Request,

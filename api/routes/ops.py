@@ -3,11 +3,12 @@
 import logging
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import Staff
 from api.deps import ContainerDep, SettingsDep
 from api.errors import Problem
+from api.openapi import problems
 from infra.metrics import exposition
 
 router = APIRouter(tags=["operations"])
@@ -16,13 +17,22 @@ logger = logging.getLogger("care.api")
 
 
 class Health(BaseModel):
-    status: str
+    """Whether the process (healthz) or the store (readyz) answers."""
+
+    status: str = Field(description="ok (alive) or ready (the store answers)")
 
 
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+    responses={
+        200: {
+            "content": {"text/plain": {"example": "care_commands_total 12\n"}},
+            "description": "Prometheus text exposition",
+        },
+        **problems(403),
+    },
+    summary="Prometheus metrics",
 )
 def metrics(_staff: Staff, container: ContainerDep, settings: SettingsDep) -> Response:
     """Prometheus metrics: requests, commands, conflicts, replays, access-log writes,
@@ -33,7 +43,7 @@ def metrics(_staff: Staff, container: ContainerDep, settings: SettingsDep) -> Re
     return Response(body, media_type=content_type)
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness")
 def healthz() -> Health:
     """Liveness: the process is up and answering."""
     return Health(status="ok")
@@ -41,12 +51,8 @@ def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    responses={
-        503: {
-            "description": "the store is unreachable",
-            "content": {"application/problem+json": {}},
-        }
-    },
+    responses=problems(503, descriptions={503: "the store is unreachable"}),
+    summary="Readiness",
 )
 def readyz(container: ContainerDep) -> Health:
     """Readiness: the event store answers a query, within a second."""

@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from api.auth import Staff
 from api.deps import ReadModelsDep
+from api.openapi import problems
 from infra.projection import ProjectionStatus
 
 router = APIRouter(prefix="/projections", tags=["operations"])
@@ -16,7 +17,7 @@ class ProjectionsPublic(BaseModel):
     projections: list[ProjectionStatus]
 
 
-@router.get("")
+@router.get("", responses=problems(403), summary="Projections' progress")
 def get_projections(_staff: Staff, read_models: ReadModelsDep) -> ProjectionsPublic:
     """Each projection's position, head, lag in events and seconds, state
     (active, standby, failed, rebuilding) and last error."""

@@ -1,17 +1,24 @@
 """The clinical worklist: each clinician's open tasks, and the counts for a header."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Query
 
 from api.access import DisclosureDep
 from api.auth import Staff
-from api.deps import ReadModelsDep, SettingsDep, ViewsDep, read_after
-from api.errors import Problem
-from api.paging import After, Limit, decode_cursor, encode_cursor
+from api.conditional import ConditionalDep
+from api.deps import (
+    ReadModelsDep,
+    SettingsDep,
+    ViewsDep,
+    only_parameters,
+    read_after,
+)
+from api.openapi import NOT_MODIFIED, problems
+from api.paging import After, Limit, decode_cursor, encode_cursor, invalid_cursor
+from api.schemas.common import Instant
 from api.schemas.worklist import TaskPublic, WorklistPage, WorklistSummaryPublic
 from projections.worklist import (
     PageKey,
@@ -43,35 +50,15 @@ CaughtUp = Annotated[int | None, Depends(read_after(WORKLIST))]
 PersonId = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^\S+$")]
 
 
-def _only(allowed: frozenset[str]) -> Any:
-    """A dependency refusing query parameters outside `allowed`."""
-
-    def check(request: Request) -> None:
-        """422 for a query parameter the endpoint does not know, or one given twice
-        (a misspelt filter would otherwise silently widen the list)."""
-        names = [name for name, _ in request.query_params.multi_items()]
-        unknown = sorted(set(names) - allowed)
-        repeated = sorted({n for n in names if names.count(n) > 1} - set(unknown))
-        errors = [
-            {"field": n, "in": "query", "message": "unknown query parameter"}
-            for n in unknown
-        ] + [
-            {"field": n, "in": "query", "message": "given more than once"}
-            for n in repeated
-        ]
-        if errors:
-            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-            raise Problem(
-                422, "invalid-request", "The request is invalid", detail, errors=errors
-            )
-
-    return Depends(check)
-
-
 router = APIRouter(prefix="/worklist", tags=["worklist"])
 
 
-@router.get("/summary", dependencies=[_only(SUMMARY_PARAMETERS)])
+@router.get(
+    "/summary",
+    dependencies=[only_parameters(SUMMARY_PARAMETERS)],
+    responses=problems(403, 422),
+    summary="Count the open tasks",
+)
 def get_worklist_summary(
     _staff: Staff,
     _caught_up: CaughtUp,
@@ -81,15 +68,22 @@ def get_worklist_summary(
     settings: SettingsDep,
 ) -> WorklistSummaryPublic:
     """Open tasks counted per kind, priority (urgent, high, normal) and assignee,
-    with how many are overdue now; for a screen's header (not for physicians)."""
+    with how many are overdue now; for a screen's header (not for physicians). No
+    ETag: the counts are judged at the instant asked (`as_of`)."""
     summary = views.worklist.summary(datetime.now(UTC))
     access.rows([])  # counts disclose no episode, but every read is logged
     return WorklistSummaryPublic.model_validate(summary)
 
 
-@router.get("", dependencies=[_only(PAGE_PARAMETERS)])
+@router.get(
+    "",
+    dependencies=[only_parameters(PAGE_PARAMETERS)],
+    responses={**NOT_MODIFIED, **problems(422)},
+    summary="List open tasks",
+)
 def list_tasks(
     access: DisclosureDep,
+    conditional: ConditionalDep,
     _caught_up: CaughtUp,
     read_models: ReadModelsDep,
     views: ViewsDep,
@@ -103,7 +97,7 @@ def list_tasks(
         bool | None, Query(description="true: only overdue; false: only not yet due")
     ] = None,
     due_before: Annotated[
-        AwareDatetime | None, Query(description="due before this instant")
+        Instant | None, Query(description="due before this instant")
     ] = None,
     episode_id: Annotated[UUID | None, Query(description="one episode's tasks")] = None,
     referrer_id: PersonId = None,
@@ -111,7 +105,8 @@ def list_tasks(
     limit: Limit = 50,
 ) -> WorklistPage:
     """Open tasks, urgent first, then by due time (so the longest overdue first);
-    a physician sees only the tasks of episodes it referred."""
+    a physician sees only the tasks of episodes it referred. The `ETag` is a
+    digest of the page (priorities and overdue judged now)."""
     filters = WorklistFilters(
         assignee=assignee,
         kind=kind.value if kind else None,
@@ -126,10 +121,11 @@ def list_tasks(
         filters, datetime.now(UTC), _page_key(after), limit
     )
     access.rows(UUID(row["episode_id"]) for row in rows)
-    return WorklistPage(
+    page = WorklistPage(
         items=[TaskPublic(**row) for row in rows],
         next_cursor=_cursor(next_key) if next_key else None,
     )
+    return conditional.content(page)
 
 
 def _cursor(key: PageKey) -> str:
@@ -149,10 +145,4 @@ def _page_key(after: str | None) -> PageKey | None:
             raise ValueError(value)
         return int(rank), due_at, str(UUID(task))
     except ValueError:
-        raise Problem(
-            422,
-            "invalid-cursor",
-            "The cursor is invalid",
-            "after: not a cursor of this list; pass next_cursor from the previous page",
-            errors=[{"field": "after", "in": "query", "message": "unknown cursor"}],
-        ) from None
+        raise invalid_cursor() from None

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from domain.errors import InvalidCommand
 from domain.guards import check_characters
@@ -57,10 +62,45 @@ Level = Annotated[
 Levels = Annotated[list[Level], Field(max_length=12)]
 
 
+class _JsonNumber:
+    """A decimal's schema is a JSON number with its bounds (pydantic alone says
+    "number or string": clients then generate a union for a score)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        generated = handler.resolve_ref_schema(handler(schema))
+        for option in generated.get("anyOf", []):
+            if option.get("type") == "number":
+                return dict(option)
+        return generated
+
+
 # Decimals travel as JSON numbers both ways, not as the strings pydantic emits.
 Number = Annotated[
-    Decimal, PlainSerializer(json_number, return_type=float, when_used="json")
+    Decimal,
+    PlainSerializer(json_number, return_type=float, when_used="json"),
+    _JsonNumber,
 ]
+
+MAX_INT64 = 2**63 - 1
+"""The largest whole number every backend stores (SQLite INTEGER, PostgreSQL bigint)."""
+
+
+def in_utc_range(moment: datetime) -> datetime:
+    """Refuse an instant that exists only with its offset: 0001-01-01T00:00+14:00 is
+    before the first instant a datetime can hold in UTC, and would fail every
+    comparison and query made with it."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc_range)]
+"""A date and time with a UTC offset, inside the range UTC can express."""
 
 
 class Strict(BaseModel):

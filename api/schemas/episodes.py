@@ -35,6 +35,16 @@ class EntryMeta(BaseModel):
     version: int
     recorded_at: datetime
     actor: ActorPublic
+    amended_by: list[int] = Field(
+        default=[],
+        description="the versions of the amendments that corrected this entry, "
+        "oldest first (its fields show the corrected values)",
+    )
+    original: dict[str, Any] | None = Field(
+        default=None,
+        description="the entry as first recorded (`occurred_at` and its fields), "
+        "when amendments corrected it",
+    )
 
 
 class ReferralEntry(EntryMeta, OpenEpisodeCreate):
@@ -85,6 +95,16 @@ class ClosureEntry(EntryMeta, CloseEpisodeCreate):
     """The closure of the episode."""
 
 
+class AmendmentEntry(EntryMeta):
+    """An amendment: which entry it corrected, the fields it changed and why."""
+
+    occurred_at: datetime
+    amends_version: int
+    amends_type: str
+    fields: dict[str, Any]
+    reason: str
+
+
 class AssigneePublic(BaseModel):
     clinician_id: str
     clinician_name: str
@@ -118,6 +138,7 @@ class EpisodePublic(BaseModel):
     consult_notes: list[ConsultNoteEntry]
     assignments: list[AssignmentEntry]
     closures: list[ClosureEntry]
+    amendments: list[AmendmentEntry] = []
 
 
 class HistoryItem(BaseModel):

@@ -1,4 +1,5 @@
-"""`care-episodes audit report`: the referral-loop audit summary in the terminal or CSV."""
+"""`care-episodes audit report`: the referral-loop audit summary in the terminal or
+CSV; `audit replay` and `audit check-evidence` (infra.cli.audit_replay)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.bootstrap import bootstrap
+from infra.cli.audit_replay import check_evidence_command, replay_command
 from infra.cli.context import settings_of
 from projections.referral_audit import ReferralAuditProjection
 
@@ -20,6 +22,8 @@ audit_app = typer.Typer(
     help="The referral-loop audit.", no_args_is_help=True, add_completion=False
 )
 COLUMNS = ("section", "key", "episodes", "flagged", "findings", "rate", "value")
+audit_app.command("replay")(replay_command)
+audit_app.command("check-evidence")(check_evidence_command)
 
 
 @audit_app.command("report")

@@ -16,6 +16,7 @@ from infra.cli.context import existing_store, progress_bar, settings_of
 from infra.cli.errors import UsageProblem
 from infra.demo import anchor_on, load
 from infra.eventstore import build_application
+from infra.files import private_file
 from infra.transfer import Selection, TransferError, export, import_file
 
 
@@ -81,7 +82,8 @@ def export_command(
             written, events = export(episodes, sys.stdout, selection)
         else:
             try:
-                with out.open("w") as file:
+                # It carries the data keys and the readable data: owner-only.
+                with private_file(out).open("w") as file:
                     written, events = export(episodes, file, selection)
             except OSError as error:
                 raise UsageProblem(f"cannot write {out}: {error}") from None

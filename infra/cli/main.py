@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from infra.bootstrap import bootstrap
 from infra.cli.audit import audit_app
 from infra.cli.context import existing_store, progress_bar, settings_of
 from infra.cli.data import demo_command, export_command, import_command
+from infra.cli.deliver import deliver_command
 from infra.cli.errors import FOUND, CareGroup, UsageProblem
+from infra.cli.measures import measures_app
+from infra.cli.privacy import erase_command, keys_app
 from infra.cli.projections import project_command, projections_app
+from infra.cli.server import run_server
 from infra.database import Database
 from infra.eventstore import chained_recorder
 from infra.logs import configure_logging
@@ -40,11 +43,15 @@ def _group() -> None:
 
 
 app.command("project")(project_command)
+app.command("deliver")(deliver_command)
 app.command("demo")(demo_command)
 app.command("export")(export_command)
 app.command("import")(import_command)
+app.command("erase")(erase_command)
+app.add_typer(keys_app, name="keys")
 app.add_typer(projections_app, name="projections")
 app.add_typer(audit_app, name="audit")
+app.add_typer(measures_app, name="measures")
 
 
 @app.command("init-store")
@@ -79,6 +86,9 @@ def init_store(
     typer.echo(f"events recorded: newest position {head}")
 
 
+WORKER_PING_TIMEOUT_S = 30
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -101,14 +111,15 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
     # The workers read their settings from the same environment; they log
     # through the service's formatter (no uvicorn log config, no access log).
-    uvicorn.run(
+    run_server(
         "api.app:create_app_from_environment",
-        factory=True,
         host=host,
         port=port,
         workers=workers,
         log_config=None,
-        access_log=False,
+        # uvicorn kills a worker that does not answer its ping in time; on a
+        # loaded machine 5 s (its default) kills healthy workers.
+        timeout_worker_healthcheck=WORKER_PING_TIMEOUT_S,
     )
 
 

@@ -23,6 +23,7 @@ import psycopg
 
 from infra.database import Database
 from infra.files import private_dir
+from infra.news import COMMITS
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ class Locks(Protocol):
 
 
 class _LocalLocks(ABC):
-    """Locks of one machine: nothing to lose but the process; news comes by polling."""
+    """Locks of one machine: nothing to lose but the process; news comes from this
+    process's own commits (infra.news) or, for other processes', by polling."""
+
+    _seen = 0
 
     @abstractmethod
     def held(self) -> list[str]:
@@ -78,7 +82,9 @@ class _LocalLocks(ABC):
         return False
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
-        stop.wait(timeout)
+        # A commit since the last wake (during the round just done, say) ends the
+        # wait at once; the round that follows reads it.
+        self._seen = COMMITS.wait_past(self._seen, timeout, stop)
 
     def close(self) -> None:
         for key in self.held():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.application import CareEpisodes
+from domain.errors import PatientDataErased
 from domain.events import EpisodeEvent
 from infra.database import Database
 from infra.eventstore import chained_recorder
@@ -159,7 +160,10 @@ class StatusReader:
         )
         if not oldest:
             return count, 0.0
-        event = self.app.mapper.to_domain_event(oldest[0])
+        try:
+            event = self.app.mapper.to_domain_event(oldest[0])
+        except PatientDataErased:
+            return count, 0.0  # its time was sealed with the erased payload
         assert isinstance(event, EpisodeEvent)
         waited = (datetime.now(UTC) - event.timestamp).total_seconds()
         return count, max(waited, 0.0)

@@ -28,6 +28,10 @@ class Op(NamedTuple):
     params: tuple[object, ...]
     key: tuple[object, ...] | None = None
     adds: bool = False
+    table: str = ""
+    match: tuple[tuple[int, object], ...] | None = None
+    """A Remove's conditions as (column position in a Put's params, stored value),
+    when comparing stored values tells exactly which rows it matches."""
 
 
 class Upsert:
@@ -194,30 +198,64 @@ class GenerationTables:
         if isinstance(change, Put):
             upsert = self._upserts[table.name]
             params = self._put_params(table, change.row)
-            return Op(upsert.statement, params, upsert.key_of(params))
+            return Op(upsert.statement, params, upsert.key_of(params), table=table.name)
         if isinstance(change, Remove):
             return self._remove(table, change.match)
         raise TypeError(f"{change!r} is not a Put or a Remove")
 
     def apply(self, cur: Cursor, ops: Iterable[Op]) -> None:
-        """Run the changes in order, batching each run of one statement; the
-        increments (which commute) last, summed per row."""
+        """Run the changes with the effect of running them in order, table by
+        table (tables are independent), in as few statements as that allows;
+        the increments (which commute) last, summed per row."""
         ops = list(ops)
-        for statement, run in groupby(
-            (op for op in ops if not op.adds), key=lambda op: op.statement
-        ):
-            batch = list(run)
-            writer = self._by_statement.get(statement)
-            if writer is not None:
-                writer.run(cur, [op.params for op in batch])
-            else:
-                cur.executemany(statement, [op.params for op in batch])
+        per_table: dict[str, list[Op]] = {}
+        for op in ops:
+            if not op.adds:
+                per_table.setdefault(op.table, []).append(op)
+        for table, run in per_table.items():
+            self._apply_table(cur, self._upserts[table], run)
         increments: dict[str, list[tuple[object, ...]]] = {}
         for op in ops:
             if op.adds:
                 increments.setdefault(op.statement, []).append(op.params)
         for statement, rows in increments.items():
             self._by_statement[statement].run(cur, rows)
+
+    @staticmethod
+    def _apply_table(cur: Cursor, upsert: Upsert, run: list[Op]) -> None:
+        # Removes first, then the puts that no later remove undoes, gives what
+        # the changes in order give: a put that a later remove matches is
+        # dropped (the remove deletes that row anyway), and a put after a
+        # remove survives it. A remove whose matches cannot be told from the
+        # stored values (JSON, real) runs in its place, after what preceded it.
+        removes: list[Op] = []
+        puts: dict[tuple[object, ...], tuple[object, ...]] = {}
+
+        def flush() -> None:
+            for statement, same in groupby(removes, key=lambda op: op.statement):
+                cur.executemany(statement, [op.params for op in same])
+            if puts:
+                upsert.run(cur, puts.values())
+            removes.clear()
+            puts.clear()
+
+        for op in run:
+            if op.key is not None:
+                puts.pop(op.key, None)
+                puts[op.key] = op.params
+            elif op.match is None:
+                flush()
+                cur.execute(op.statement, op.params)
+            else:
+                conditions = op.match
+                for key in [
+                    k
+                    for k, params in puts.items()
+                    if all(params[i] == value for i, value in conditions)
+                ]:
+                    del puts[key]
+                removes.append(op)
+        flush()
 
     def load_states(self, cur: Cursor, keys: Sequence[str]) -> dict[str, bytes]:
         """The stored states of the given keys (absent ones are left out)."""
@@ -286,13 +324,26 @@ class GenerationTables:
         if not match:
             raise ValueError(f"a Remove from {table.name} must match some column")
         conditions, params = [], []
+        positions = [c.name for c in table.columns]
+        exact: list[tuple[int, object]] | None = []
         for name, value in sorted(match.items()):
+            column = table.column(name)
+            stored = self.dialect.to_db(column.type, value)
             if value is None:
                 conditions.append(f'"{name}" IS NULL')
             else:
                 conditions.append(f'"{name}" = ?')
-                params.append(self.dialect.to_db(table.column(name).type, value))
+                params.append(stored)
+            if exact is not None and column.type in ("json", "real"):
+                exact = None  # equal as JSON or floats is not equal as Python
+            elif exact is not None:
+                exact.append((positions.index(name), stored))
         statement = (
             f"DELETE FROM {self.names[table.name]} WHERE {' AND '.join(conditions)}"
         )
-        return Op(statement, tuple(params))
+        return Op(
+            statement,
+            tuple(params),
+            table=table.name,
+            match=None if exact is None else tuple(exact),
+        )

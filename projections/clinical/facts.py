@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from domain import events as ev
+from domain.amendments import corrected_event
 from projections.base import State
 
 Facts = dict[str, list[dict[str, Any]]]
@@ -79,8 +80,12 @@ def starting(
 def recorded(state: State, event: ev.EpisodeEvent, position: int) -> State:
     """The state after `event`, its facts appended; `state` itself is untouched.
 
-    An event with no clinical fact (an assignment) only moves the version.
+    An event with no clinical fact (an assignment) only moves the version. An
+    amendment replaces the facts of the event it corrects with the corrected
+    event's (the rules then judge the episode as corrected).
     """
+    if isinstance(event, ev.EventAmended):
+        return _corrected(state, event, position)
     new_state = {**state, "version": event.originator_version, "position": position}
     stamp = {"version": event.originator_version, "at": event.occurred_at}
     if isinstance(event, ev.EpisodeClosed):
@@ -92,6 +97,30 @@ def recorded(state: State, event: ev.EpisodeEvent, position: int) -> State:
     for name, facts in facts_of(event).items():
         # .get: states stored before a list existed (a rebuild fills it in).
         new_state[name] = [*state.get(name, ()), *({**stamp, **fact} for fact in facts)]
+    return new_state
+
+
+def _corrected(state: State, event: ev.EventAmended, position: int) -> State:
+    """The state with the amended event's facts replaced by its corrected ones."""
+    version = event.amends_version
+    stripped = {
+        **state,
+        **{
+            name: [f for f in state.get(name, ()) if f["version"] != version]
+            for name in FACT_LISTS
+        },
+    }
+    closed = state.get("closed")
+    if closed is not None and closed["version"] == version:
+        stripped["closed"] = None
+    corrected = corrected_event(event)
+    if version == 1:
+        assert isinstance(corrected, ev.ReferralReceived)
+        opened = opened_state(corrected)
+        for name in ("referrer", "opened_at", "presentation", "insurance_mandated"):
+            stripped[name] = opened[name]
+    new_state = recorded(stripped, corrected, position)
+    new_state["version"] = event.originator_version
     return new_state
 
 
@@ -194,5 +223,12 @@ _FACTS: dict[type[ev.EpisodeEvent], Callable[[Any], Facts]] = {
     ev.ConsultNoteSent: _consult_note,
 }
 
-# Every event type with clinical facts; ClinicianAssigned changes none.
-CLINICAL_EVENTS: tuple[type[ev.EpisodeEvent], ...] = (*_FACTS, ev.EpisodeClosed)
+# Every event type with clinical facts; ClinicianAssigned changes none. An
+# amendment changes the facts of the event it corrects; an erasure removes the
+# episode from every read model (`projections.erasure`).
+CLINICAL_EVENTS: tuple[type[ev.EpisodeEvent], ...] = (
+    *_FACTS,
+    ev.EpisodeClosed,
+    ev.EventAmended,
+    ev.EpisodeErased,
+)

@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import events as ev
+from projections import erasure
 from projections.base import (
     Column,
     Handled,
@@ -77,6 +78,8 @@ class PhysicianFeedProjection(Projection):
         self, state: State | None, event: ev.EpisodeEvent, position: int
     ) -> Handled:
         """The episode's facts after `event`, and its item sent to each referrer."""
+        if isinstance(event, ev.EpisodeErased):
+            return erasure.erased(self.tables, event)
         start = starting(state, event, {"referrers": []})
         if start is None:
             return Handled(state)  # already applied: a redelivery changes nothing

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import events as ev
+from domain.amendments import corrected_event
 from projections.base import State
 from projections.clinical.definitions import (
     RELIEF,
@@ -260,8 +261,21 @@ SUMMARIES: dict[type[ev.EpisodeEvent], Summary] = {
 }
 
 
+def amendment(
+    event: ev.EventAmended, before: State | None, after: State, p: FeedParameters
+) -> str:
+    """What the corrected event now says, which version it corrects, and why."""
+    corrected = summarize(corrected_event(event), before, after, p)
+    return (
+        f"Corrected: {corrected} (version {event.amends_version} amended: "
+        f"{clip(event.reason)})"
+    )
+
+
 def summarize(
     event: ev.EpisodeEvent, before: State | None, after: State, p: FeedParameters
 ) -> str:
     """The one-line summary of any episode event."""
+    if isinstance(event, ev.EventAmended):
+        return amendment(event, before, after, p)
     return SUMMARIES[type(event)](event, before, after, p)

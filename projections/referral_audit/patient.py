@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.base import Change, Handled, Message, Put, Remove, State
+from projections.erasure import ERASED
 from projections.referral_audit import totals
 from projections.referral_audit.findings import R5, Finding
 from projections.referral_audit.rules_v2 import AuditRulesV2, r5_esi_frequency_exceeded
@@ -57,6 +58,8 @@ def received(key: str, state: State | None, message: Message) -> Handled:
         "corrections": {},
     }
     episodes = {**state["episodes"], message.data["episode_id"]: dict(message.data)}
+    if message.data.get(ERASED):
+        del episodes[message.data["episode_id"]]
     return Handled({**state, "episodes": episodes})
 
 
@@ -68,10 +71,16 @@ def settled(state: State, rules: AuditRulesV2) -> Handled:
         found[episode_id].append(finding)
     changes: list[Change] = []
     corrections: dict[str, Any] = {}
-    for episode_id, episode in sorted(state["episodes"].items()):
+    # An erased episode's corrections are taken back (it has no note any more).
+    for episode_id in sorted({*state["episodes"], *state["corrections"]}):
+        episode = state["episodes"].get(episode_id)
         old = totals.loaded(state["corrections"].get(episode_id))
-        mine = found.get(episode_id, [])
-        new = corrections_of(mine, episode["counted"], episode["referrer_id"])
+        mine = found.get(episode_id, []) if episode else []
+        new = (
+            corrections_of(mine, episode["counted"], episode["referrer_id"])
+            if episode
+            else {}
+        )
         if old or new:
             match = {"episode_id": episode_id, "scope": PATIENT_SCOPE}
             changes.append(Remove(FINDINGS.name, match))
@@ -81,6 +90,8 @@ def settled(state: State, rules: AuditRulesV2) -> Handled:
             changes += totals.changes(episode_id, PATIENT_SCOPE, old, new)
         if new:
             corrections[episode_id] = totals.stored(new)
+    if not state["episodes"]:
+        return Handled(None, changes)  # every episode erased: the patient goes too
     return Handled({**state, "corrections": corrections}, changes)
 
 

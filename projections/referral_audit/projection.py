@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import events as ev
+from projections import erasure
 from projections.base import (
     Change,
     Handled,
@@ -74,6 +75,8 @@ class ReferralAuditProjection(Projection):
         self, state: State | None, event: ev.EpisodeEvent, position: int
     ) -> Handled:
         """The episode's facts after `event`; who referred it, to which surgeon."""
+        if isinstance(event, ev.EpisodeErased):
+            return self._erased(state, event)
         start = starting(state, event)
         if start is None:
             return Handled(state)  # already applied: a redelivery changes nothing
@@ -87,7 +90,35 @@ class ReferralAuditProjection(Projection):
         if isinstance(event, ev.ReferralReceived):
             row = {"episode_id": episode_id, "referrer_id": event.referrer.id}
             changes.append(Put(REFERRERS.name, row))
+        if (
+            isinstance(event, ev.EventAmended)
+            and event.amends_type == "SurgeryReferred"
+        ):
+            # A corrected surgeon: the episode's surgeons again, from its facts.
+            changes.append(Remove(SURGEONS.name, {"episode_id": episode_id}))
+            for surgeon in sorted(
+                {r["surgeon_id"] for r in state["surgery_referrals"]}
+            ):
+                row = {"episode_id": episode_id, "surgeon_id": surgeon}
+                changes.append(Put(SURGEONS.name, row))
         return Handled(state, changes)
+
+    def _erased(self, state: State | None, event: ev.EpisodeErased) -> Handled:
+        """The episode's rows removed, its share of the totals taken back, and its
+        patient told to forget its ESIs."""
+        if state is None:
+            return erasure.erased(self.tables, event)
+        episode_id = state["episode_id"]
+        old = totals.loaded(state.get("contribution"))
+        unmoved = dict.fromkeys(totals.MEDIANS)
+        extra = [
+            *totals.changes(episode_id, EPISODE_SCOPE, old, {}),
+            *totals.histogram_changes(state.get("medians") or {}, unmoved),
+        ]
+        key = patient.patient_key(state["patient_id"])
+        return erasure.erased(
+            self.tables, event, extra, erasure.forget_note(key, state)
+        )
 
     def settle(self, key: str, state: State | None) -> Handled:
         """An episode's rows and totals from its facts; a patient's R5."""

@@ -20,6 +20,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import events as ev
+from domain.amendments import corrected_event
+from projections import erasure
 from projections.base import (
     Change,
     Column,
@@ -125,12 +127,28 @@ class WorklistProjection(Projection):
         self, state: State | None, event: ev.EpisodeEvent, position: int
     ) -> Handled:
         """The episode's facts and assignee after `event` (rows come in `settle`)."""
+        if isinstance(event, ev.EpisodeErased):
+            # Its open tasks go, and leave the running totals.
+            counted: Counter[tuple[Any, ...]] = Counter()
+            tasks = (state or {}).get("tasks", {})
+            for task in tasks.values():
+                counted[_counts_key(task)] -= 1
+            # Its tasks' referrer rows are keyed by task, not episode.
+            referrers = [Remove(TASK_REFERRERS.name, {"task_id": t}) for t in tasks]
+            return erasure.erased(
+                self.tables, event, [*referrers, *_increments(counted)]
+            )
         start = starting(state, event, {"assignee": None, "tasks": {}})
         if start is None:
             return Handled(state)  # already applied: a redelivery changes nothing
         state = start
         if isinstance(event, ev.ClinicianAssigned):
             return Handled(_assigned(state, event, position))
+        if (
+            isinstance(event, ev.EventAmended)
+            and event.amends_type == "ClinicianAssigned"
+        ):
+            return Handled(_reassigned(state, event, position))
         return Handled(recorded(state, event, position))
 
     def settle(self, key: str, state: State | None) -> Handled:
@@ -207,6 +225,17 @@ def _assigned(state: State, event: ev.ClinicianAssigned, position: int) -> State
     if current is None or when(assignment) > when(current):
         new_state["assignee"] = assignment
     return new_state
+
+
+def _reassigned(state: State, event: ev.EventAmended, position: int) -> State:
+    # A corrected assignment: it replaces the one it amends, if that one is current.
+    corrected = corrected_event(event)
+    assert isinstance(corrected, ev.ClinicianAssigned)
+    current = state["assignee"]
+    if current is not None and current["version"] == event.amends_version:
+        state = {**state, "assignee": None}
+    new_state = _assigned(state, corrected, position)
+    return {**new_state, "version": event.originator_version}
 
 
 def due_day(row: dict[str, Any]) -> date:

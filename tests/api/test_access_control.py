@@ -27,6 +27,11 @@ WRITE = {"service": 201, "clinician": 201, "auditor": 403, "physician": 403}
 READ = {"service": 200, "clinician": 200, "auditor": 200, "physician": 200}
 AUDITOR_ONLY = {"service": 403, "clinician": 403, "auditor": 200, "physician": 403}
 STAFF = {"service": 200, "clinician": 200, "auditor": 200, "physician": 403}
+SUBSCRIBE = {"service": 201, "clinician": 403, "auditor": 403, "physician": 201}
+SUBSCRIBER_404 = {"service": 404, "clinician": 403, "auditor": 403, "physician": 404}
+BULK_404 = {"service": 404, "clinician": 403, "auditor": 404, "physician": 403}
+SUBSCRIPTION = "/physicians/{physician_id}/subscriptions/{subscription_id}"
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # Every endpoint the service has, with what each role gets. An endpoint missing
 # here fails the matrix test: a new endpoint must declare who may call it.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -38,6 +43,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/audit/access-log"): AUDITOR_ONLY,
     ("GET", "/audit/referral-loops"): READ,
     ("GET", "/audit/referral-loops/{episode_id}"): READ,
+    ("GET", "/audit/referral-loops/{episode_id}/timeline"): READ,
+    ("GET", "/audit/referral-loops/{episode_id}/evidence"): READ,
     ("GET", "/audit/referral-loops/summary"): STAFF,
     ("GET", "/worklist"): READ,
     ("GET", "/worklist/summary"): STAFF,
@@ -49,6 +56,26 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # answered 422 at once instead of an endless stream (test_feed_stream.py
     # streams for real, through uvicorn).
     ("GET", "/physicians/{physician_id}/feed/stream"): {r: 422 for r in ROLES},
+    # Push subscriptions: made by the physician itself or a service; the ids in
+    # the paths are unknown, so roles let through get 404.
+    ("POST", "/physicians/{physician_id}/subscriptions"): SUBSCRIBE,
+    ("GET", "/physicians/{physician_id}/subscriptions"): READ,
+    ("POST", SUBSCRIPTION + "/resume"): SUBSCRIBER_404,
+    ("DELETE", SUBSCRIPTION): SUBSCRIBER_404,
+    ("GET", "/episodes/{episode_id}/fhir"): READ,
+    # Bulk export: auditors and services only; job ids unknown past the kick-off.
+    ("GET", "/fhir/$export"): {**BULK_404, "service": 202, "auditor": 202},
+    ("GET", "/fhir/$export-status/{job_id}"): BULK_404,
+    ("DELETE", "/fhir/$export-status/{job_id}"): BULK_404,
+    ("GET", "/fhir/$export-files/{job_id}/{file_name}"): BULK_404,
+    # Physicians read the decisions (and counts) of the episodes they referred.
+    ("GET", "/quality-measures"): READ,
+    ("GET", "/quality-measures/{measure}"): READ,
+    ("POST", "/episodes/{episode_id}/amendments"): WRITE,
+    ("GET", "/patients/{patient_id}/disclosures"): AUDITOR_ONLY,
+    # An auditor asks and a second auditor approves in the same request: without
+    # the Approval header even an auditor is refused.
+    ("POST", "/patients/{patient_id}/erasure"): {r: 403 for r in ROLES},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 
@@ -60,8 +87,28 @@ def call(api, method: str, template: str, headers: dict[str, str]):
     ).json()
     url = template.replace("{episode_id}", opened["episode_id"])
     url = url.replace("{physician_id}", PHYSICIAN_ID)
+    for unknown in ("{subscription_id}", "{job_id}"):
+        url = url.replace(unknown, str(uuid4()))
+    url = url.replace("{file_name}", "Observation.ndjson")
+    url = url.replace("{measure}", "LBP-IMG")
+    url = url.replace("{patient_id}", "pt-0001")
     if url.endswith("/feed/stream"):
         headers = {**headers, "Last-Event-ID": "not-a-cursor"}
+    if url.endswith("/fhir/$export"):
+        headers = {**headers, "Prefer": "respond-async"}
+    if method == "DELETE":
+        return api.client.delete(url, headers=headers)
+    if method == "POST" and url.endswith("/subscriptions"):
+        # Nothing listens there: deliveries fail quietly while the test runs.
+        body = {"endpoint": "https://127.0.0.1:9/hooks", "secret": SECRET}
+        return api.client.post(url, json=body, headers=headers)
+    if url.endswith("/resume"):
+        return api.client.post(url, json={}, headers=headers)
+    if url.endswith("/amendments"):
+        body = {"amends_version": 1, "fields": {"reason": "sciatica"}, "reason": "typo"}
+        return api.client.post(url, json=json_body(body, 1), headers=headers)
+    if url.endswith("/erasure"):
+        return api.client.post(url, json={"reason": "Art. 17"}, headers=headers)
     if method == "GET":
         # Read models answer once they have processed the episode.
         if "/audit/referral" in url:

@@ -19,7 +19,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 MAX_CONNECTIONS = 100  # PostgreSQL's default
 RESERVED = 3  # superuser_reserved_connections
-SCALE = {"api": 3, "projector": 2}
+SCALE = {"api": 3, "projector": 2, "deliverer": 1}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def resolve(argv: list[str]) -> tuple[object, list[str]]:
 
 def test_the_compose_file_parses_and_every_care_service_uses_the_image(compose):
     services = care_services(compose)
-    assert set(services) == {"init", "api", "projector"}
+    assert set(services) == {"init", "api", "projector", "deliverer"}
     assert compose["services"]["proxy"]["ports"] == ["8080:8080"]
 
 
@@ -105,12 +105,14 @@ def test_the_connection_budget_fits_postgres_default_at_three_api_replicas(compo
     projector = SCALE["projector"] * (
         per_pool + schema_lock + 1
     )  # + its lock connection
+    deliverer = SCALE["deliverer"] * (per_pool + schema_lock + 1)  # + its lock
     init = per_pool + schema_lock
-    total = api + projector + init
+    total = api + projector + deliverer + init
     assert total <= MAX_CONNECTIONS - RESERVED, total
     # and the file says so, with the same figures
     header = COMPOSE.read_text()
     assert f"= {api}" in header and f"= {projector}" in header
+    assert f"= {deliverer}" in header
     assert re.search(
         rf"total at --scale api=3: {total} of {MAX_CONNECTIONS - RESERVED}", header
     )

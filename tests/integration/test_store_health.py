@@ -1,16 +1,18 @@
 """A pool that is only busy is not a database that is down: a burst of load must
-not open the store-down circuit, an unreachable database must."""
+not open the store-down circuit, an unreachable database must; and a process that
+starts while the database is away waits for it, within its bound."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from infra.bootstrap import Container, bootstrap
+from infra.bootstrap import UNREACHABLE, Container, bootstrap, bootstrap_when_reachable
 from infra.settings import Settings
 from tests.support.proxy import TcpProxy
 
@@ -26,18 +28,23 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture
-def container(postgres_url: str, proxy: TcpProxy) -> Iterator[Container]:
+def settings(postgres_url: str, proxy: TcpProxy) -> Settings:
     """One pooled connection at most, reached through the proxy; short waits."""
     parts = urlsplit(postgres_url)
     through = postgres_url.replace(
         f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
     )
-    settings = Settings(
+    return Settings(
         database_url=through,
         postgres_pool_size=1,
         postgres_max_overflow=0,
         postgres_wait_timeout=0.3,
+        startup_wait=20,
     )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
     with bootstrap(settings) as container:
         yield container
 
@@ -82,3 +89,28 @@ def test_an_unreachable_database_opens_the_circuit(
     # then the next requests are told at once that the store is down
     assert container.health.failed(error) is True
     assert container.health.presumed_down()
+
+
+def test_a_process_starting_during_an_outage_waits_and_starts_when_it_ends(
+    settings: Settings, proxy: TcpProxy
+):
+    # given the database away when the process starts
+    proxy.cut()
+    restored = threading.Timer(2.0, proxy.restore)
+    restored.start()
+    started = time.monotonic()
+    # when it opens the store
+    with bootstrap_when_reachable(settings) as container:
+        waited = time.monotonic() - started
+        # then it started once the database was back, not before, and works
+        assert waited >= 2.0
+        assert container.health.ready(timeout=2)
+    restored.join()
+
+
+def test_a_process_gives_up_when_the_outage_outlasts_its_start_wait(
+    settings: Settings, proxy: TcpProxy
+):
+    proxy.cut()
+    with pytest.raises(UNREACHABLE):
+        bootstrap_when_reachable(settings.model_copy(update={"startup_wait": 0.0}))

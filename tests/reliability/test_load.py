@@ -31,7 +31,7 @@ from infra.settings import Settings
 from tests.support import builders as b
 from tests.support import projections as ps
 from tests.support.http import auth, json_body, write_tokens_file
-from tests.support.server import ROOT, ServiceProcess
+from tests.support.server import ROOT, TEST_KEY_ENV, ServiceProcess
 
 CLIENTS = 32
 LOAD_S = 20.0
@@ -45,7 +45,7 @@ class Projector:
 
     def __init__(self, env: dict[str, str]) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
-        self.env = {**clean, "PYTHONPATH": str(ROOT), **env}
+        self.env = {**clean, "PYTHONPATH": str(ROOT), **TEST_KEY_ENV, **env}
         self.kills = 0
         self.process = self._start()
 
@@ -205,6 +205,11 @@ def test_every_acknowledged_command_is_recorded_once_and_read_models_equal_a_reb
     started = time.monotonic()
     try:
         episodes = asyncio.run(run_load(service.url, tally))
+    except AssertionError as error:
+        # what the service said about its store, beside the answer that failed
+        said = [line for line in service.output().splitlines() if "store" in line]
+        log = "\n".join(said[-20:])
+        raise AssertionError(f"{error}\nservice log:\n{log}") from error
     finally:
         stop_killing.set()
         killing.join()

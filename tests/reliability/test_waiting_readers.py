@@ -26,7 +26,7 @@ def service(postgres_url: str, tmp_path) -> Iterator[ServiceProcess]:
             "CARE_DATABASE_URL": postgres_url,
             "CARE_AUTH_TOKENS_FILE": str(tokens),
             "CARE_PROJECTIONS_IN_PROCESS": "true",
-            "CARE_READ_WAIT_TIMEOUT": "6",
+            "CARE_READ_WAIT_TIMEOUT": "20",
         }
     )
     try:
@@ -53,6 +53,15 @@ async def latencies(client: httpx.AsyncClient, episode_id: str, rounds: int) -> 
     return {"healthz": health, "writes": writes}
 
 
+async def waiting_reads(client: httpx.AsyncClient) -> int:
+    """How many reads the service's processes hold waiting (its metrics say)."""
+    text = (await client.get("/metrics", headers=auth("auditor"))).text
+    for line in text.splitlines():
+        if line.startswith("care_reads_waiting_for_position "):
+            return int(float(line.split()[1]))
+    return 0
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
@@ -75,8 +84,17 @@ def test_readers_waiting_on_a_far_position_freeze_nothing(service):
                 )
                 for _ in range(READERS)
             ]
-            await asyncio.sleep(1.0)  # every reader is waiting now
+            # once every reader is waiting (admitting 500 requests is a burst
+            # of its own, not what this test measures)
+            sent = time.monotonic()
+            while await waiting_reads(client) < READERS:
+                assert time.monotonic() - sent < 10, await waiting_reads(client)
+                await asyncio.sleep(0.05)
+            print(
+                f"\n{READERS} readers waiting {time.monotonic() - sent:.2f} s after sent"
+            )
             during = await latencies(client, episode_id, 20)
+            assert await waiting_reads(client) == READERS  # still waiting throughout
             statuses = [(await reader).status_code for reader in readers]
             return before, during, statuses
 

@@ -21,6 +21,7 @@ TOKENS = {
     "auditor": "tok-auditor-0123456789",
     "physician": "tok-physician-0123456789",
     "other_physician": "tok-other-physician-0123456789",
+    "second_auditor": "tok-second-auditor-0123456789",
 }
 # The referrer of every episode the tests open (tests/builders.referral).
 PHYSICIAN_ID = "dr-pc-1"
@@ -36,6 +37,7 @@ def write_tokens_file(path: Path) -> Path:
             "role": "clinician",
         },
         {"token": TOKENS["auditor"], "principal": "aud-1", "role": "auditor"},
+        {"token": TOKENS["second_auditor"], "principal": "aud-2", "role": "auditor"},
         {
             "token": TOKENS["physician"],
             "principal": "phys-1",

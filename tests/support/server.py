@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import socket
@@ -14,6 +16,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# The master key every store the tests open is sealed under (PostgreSQL refuses
+# to start without one): the test run's environment and the processes it starts.
+TEST_MASTER_KEY = base64.b64encode(hashlib.sha256(b"care-episodes tests").digest())
+TEST_KEY_ENV = {"CARE_MASTER_KEY": TEST_MASTER_KEY.decode()}
 
 
 def free_port() -> int:
@@ -41,7 +47,7 @@ class ServiceProcess:
                 "--port", str(self.port), "--workers", str(workers),
             ],
             cwd=cwd,
-            env={**clean, "PYTHONPATH": str(ROOT), **env},
+            env={**clean, "PYTHONPATH": str(ROOT), **TEST_KEY_ENV, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

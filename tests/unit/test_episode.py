@@ -30,6 +30,7 @@ DECISION_STATE = {
     "opened_at",
     "closed",
     "assignee_id",
+    "assignment_version",
     "referrer_ids",
     "measurable",
     "idempotency_keys",

@@ -1,0 +1,1 @@
+"""FHIR bulk export: jobs as rows, the NDJSON writer, and the background worker."""

@@ -1,0 +1,1 @@
+"""Push delivery of the physician feed: subscriptions, the feed as outbox, the sender."""
