@@ -1,7 +1,7 @@
 """The command path over HTTP: the service against its floor and the database's.
 
     python -m bench.command_path [--backend postgres --backend sqlite]
-        [--connections 16] [--seconds 15] [--warmup 3] [--workers 2]
+        [--connections 16] [--seconds 15] [--warmup 3] [--workers 2] [--plain-too]
 
 For each backend, in one run: `care-episodes serve` (PostgreSQL with `--workers`
 workers, no projector beside it; SQLite embedded with one worker, its projections
@@ -208,6 +208,29 @@ def pgbench(settings: Settings, connections: int, seconds: float) -> loadgen.Loa
     return load
 
 
+def plain_against_sealed(backend: str, args: argparse.Namespace, sealed: float) -> None:
+    """The same service load on a fresh store with payloads in plain
+    (CARE_ENCRYPT_EVENTS=false): what per-patient sealing costs over HTTP."""
+    workers = args.workers if backend == "postgres" else 1
+    count = args.connections * EPISODES_PER_CONNECTION
+    with tempfile.TemporaryDirectory() as directory, fresh_store(backend) as settings:
+        env = {
+            **service_env(settings),
+            "CARE_AUTH_TOKENS_FILE": str(tokens_file(Path(directory))),
+            "CARE_ENCRYPT_EVENTS": "false",
+        }
+        if backend == "sqlite":
+            env["CARE_DATABASE_URL"] = f"sqlite:///{Path(directory) / 'care.db'}"
+        with server(["infra.cli", "serve", "--workers", str(workers)], env) as port:
+            episodes = open_episodes(port, count)
+            requests = command_requests(episodes, args.connections)
+            plain = loadgen.run(
+                "127.0.0.1", port, requests, warmup=args.warmup, seconds=args.seconds
+            )
+    print(f"  plain    {plain.line()}")
+    print(f"  sealed / plain: {ratio(sealed, plain.rate)} (issue #17: within 10 %)")
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> None:
     workers = args.workers if backend == "postgres" else 1
     count = args.connections * EPISODES_PER_CONNECTION
@@ -252,6 +275,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
             print(f"  SQL statements per command: {per_command:.1f}")
         target = "met" if service.p99 < 50 else "NOT met"
         print(f"  service p99 {service.p99:.1f} ms (target < 50 ms: {target})")
+    if args.plain_too:
+        plain_against_sealed(backend, args, service.rate)
 
 
 def main() -> None:
@@ -261,6 +286,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument(
+        "--plain-too",
+        action="store_true",
+        help="also run the service with payloads in plain: the cost of sealing",
+    )
     args = parser.parse_args()
     for backend in args.backend or ["postgres", "sqlite"]:
         run_backend(backend, args)
