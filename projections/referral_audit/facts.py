@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from domain.values import DiagnosticKind, Instrument, Procedure, Service
+from domain.values import Instrument, Procedure
 from projections.base import State
+from projections.referral_audit.journey import (
+    PAIN_MEDICINE,
+    SPINE_SURGERY,
+    Step,
+    journey,
+)
 from projections.referral_audit.parameters import AuditRules
 
 Fact = dict[str, Any]
 
-SERVICES = frozenset(service.value for service in Service)
-BLOCKS = frozenset(kind.value for kind in DiagnosticKind if kind.is_block)
 ESI = Procedure.EPIDURAL_STEROID_INJECTION.value
 RFA = Procedure.RADIOFREQUENCY_ABLATION.value
-SPINE_SURGERY = Service.SPINE_SURGERY.value
-PAIN_MEDICINE = Service.PAIN_MEDICINE.value
 
 
 def in_clinical_order(facts: Iterable[Fact]) -> list[Fact]:
@@ -31,47 +33,7 @@ def on(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-# -- pathway ----------------------------------------------------------------------
-
-
-class Step(NamedTuple):
-    """A service the patient met; `order` 0 (a referrer) precedes the event's own."""
-
-    at: datetime
-    version: int
-    order: int
-    service: str
-
-
-def journey(state: State) -> list[Step]:
-    """Every service the patient met, in clinical order.
-
-    A referring service counts as met (the patient was with it), an intervention or
-    diagnostic block counts as pain medicine (DOMAIN R1 "or an ESI / block"), and a
-    surgery referral as spine surgery.
-    """
-    steps = []
-    for referral in state["referrals"]:
-        if referral["referrer_role"] in SERVICES:
-            steps.append(_step(referral, referral["referrer_role"], order=0))
-        steps.append(_step(referral, referral["service"]))
-    steps += [_step(fact, PAIN_MEDICINE) for fact in state["interventions"]]
-    steps += [
-        _step(fact, PAIN_MEDICINE)
-        for fact in state["diagnostics"]
-        if fact["kind"] in BLOCKS
-    ]
-    steps += [_step(fact, SPINE_SURGERY) for fact in state["surgery_referrals"]]
-    return sorted(steps)
-
-
-def pathway(state: State) -> list[str]:
-    """The services visited in order, a stay at one service shown once."""
-    services: list[str] = []
-    for step in journey(state):
-        if not services or services[-1] != step.service:
-            services.append(step.service)
-    return services
+# -- pathway (the journey itself is shared with rule set v2: journey.py) ---------
 
 
 def loop_before(state: State, referral: Fact) -> tuple[Step, Step] | None:
@@ -83,10 +45,6 @@ def loop_before(state: State, referral: Fact) -> tuple[Step, Step] | None:
             if pain > surgeon:
                 return surgeon, pain
     return None
-
-
-def _step(fact: Fact, service: str, order: int = 1) -> Step:
-    return Step(fact["at"], fact["version"], order, service)
 
 
 # -- diagnostics ------------------------------------------------------------------

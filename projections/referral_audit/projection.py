@@ -29,6 +29,7 @@ from projections.clinical.definitions import esis_of, in_clinical_order, on
 from projections.clinical.facts import CLINICAL_EVENTS, recorded, starting
 from projections.referral_audit import patient, totals
 from projections.referral_audit.findings import Finding
+from projections.referral_audit.journey import pathway
 from projections.referral_audit.metrics_v2 import episode_metrics, horizons
 from projections.referral_audit.rules_v2 import (
     RULES_V2,
@@ -37,7 +38,6 @@ from projections.referral_audit.rules_v2 import (
     evaluate_episode,
     surgery_referrals,
 )
-from projections.referral_audit.rules_v2.pathway import pathway
 from projections.referral_audit.tables import (
     EPISODE_SCOPE,
     EPISODES,

@@ -30,16 +30,18 @@ from projections.base import (
     Table,
 )
 from projections.clinical.facts import CLINICAL_EVENTS, recorded, starting
-from projections.referral_audit.facts import in_clinical_order, pathway
+from projections.referral_audit.facts import in_clinical_order
 from projections.referral_audit.findings import (
     Finding,
 )
+from projections.referral_audit.journey import pathway
 from projections.referral_audit.metrics import episode_metrics
 from projections.referral_audit.parameters import (
     RULES_V1,
     AuditRules,
 )
 from projections.referral_audit.rules import evaluate, red_flag_exempt
+from projections.referral_audit.tables import REFERRERS, SURGEONS
 
 EPISODES = Table(
     name="episodes",
@@ -89,30 +91,6 @@ FINDINGS = Table(
         ("opened_at", "episode_id"),
         ("fires_at",),
     ),
-)
-
-# Every physician or service that referred the patient into the episode: a physician
-# reads the audit rows of the episodes it referred (the same scope as episode reads).
-REFERRERS = Table(
-    name="referrers",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("referrer_id", "text", nullable=False),
-    ),
-    key=("episode_id", "referrer_id"),
-    indexes=(("referrer_id", "episode_id"),),
-)
-
-# Every surgeon an episode was referred to: the GET /audit/referral-loops
-# surgeon_id filter and the per-surgeon summary join on it.
-SURGEONS = Table(
-    name="surgeons",
-    columns=(
-        Column("episode_id", "text", nullable=False),
-        Column("surgeon_id", "text", nullable=False),
-    ),
-    key=("episode_id", "surgeon_id"),
-    indexes=(("surgeon_id", "episode_id"),),
 )
 
 
