@@ -188,12 +188,13 @@ def store_unavailable() -> Problem:
 
 
 def store_busy() -> Problem:
-    """503: every connection to the store is in use; a retry in a second may succeed."""
+    """503: the store is up but could not take this request (every connection in
+    use, or its transaction aborted); a retry in a second may succeed."""
     return Problem(
         503,
         "store-busy",
         "The store is busy",
-        "no database connection came free in time; retry shortly",
+        "the store could not take the request just now; retry shortly",
         headers={"Retry-After": "1"},
     )
 

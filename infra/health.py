@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from psycopg.errors import PipelineAborted
 from psycopg_pool import PoolTimeout
 
 STORE_DOWN_FOR_S = 0.5
@@ -43,9 +44,11 @@ class StoreHealth:
         A wait for a pooled connection that timed out while no connection attempt
         failed means the pool is busy, not that the database is away: telling the
         next requests at once that the store is down would turn a burst of load
-        into an outage, so only this request is refused.
+        into an outage, so only this request is refused. So is a transaction that
+        psycopg aborted after one of its statements failed (PipelineAborted): the
+        connection answered, so the store is not away.
         """
-        if error is not None and self._busy(error):
+        if error is not None and (_aborted(error) or self._busy(error)):
             return False
         self._down_until = time.monotonic() + self.down_for
         return True
@@ -87,3 +90,13 @@ class StoreHealth:
 
     def close(self) -> None:
         self._checker.shutdown(wait=False, cancel_futures=True)
+
+
+def _aborted(error: BaseException) -> bool:
+    """Whether `error` comes from a pipeline psycopg aborted mid-transaction."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, PipelineAborted):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -301,11 +301,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
-        self.sql_create_statements.append(
-            SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(
-                table
-            )
-        )
+        add_chain = SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea")
+        self.sql_create_statements.append(add_chain.format(table))
         self.select_heads_statement = SQL(
             "SELECT t.originator_id, t.originator_version, t.chain_hash FROM {0} t "
             "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
@@ -345,9 +342,39 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
             ).format(Identifier(f"{self.events_table_name}_append_only"), table),
         ]
+        # Statements that lock the events table itself even when they change
+        # nothing (ALTER TABLE takes an ACCESS EXCLUSIVE lock, CREATE TRIGGER a
+        # SHARE ROW EXCLUSIVE one). Every process runs the create statements when
+        # it starts; queued behind writers that hold the table, such a lock
+        # deadlocks with their own LOCK TABLE. So they run only when needed.
+        self._events_table_ddl = (
+            self.sql_create_statements[-1],
+            add_chain.format(table),
+        )
         for statement in episode_index.create_statements("postgres"):
             self.sql_create_statements.append(SQL(statement).format())
         self._heads = threading.local()
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        curs.execute(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name = 'chain_hash') "
+            "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %s) AS ready",
+            (
+                self.datastore.schema,
+                self.events_table_name,
+                f"{self.events_table_name}_append_only",
+            ),
+        )
+        row = curs.fetchone()
+        if row is None or not row["ready"]:
+            super()._create_table(curs)
+            return
+        for statement in self.sql_create_statements:
+            text = statement.as_string()
+            if "CREATE TYPE" in text or statement in self._events_table_ddl:
+                continue
+            curs.execute(statement, prepare=False)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
 from infra.bootstrap import UNREACHABLE, Container, bootstrap, bootstrap_when_reachable
+from infra.eventstore import chained_recorder
 from infra.settings import Settings
 from tests.support.proxy import TcpProxy
 
@@ -114,3 +116,43 @@ def test_a_process_gives_up_when_the_outage_outlasts_its_start_wait(
     proxy.cut()
     with pytest.raises(UNREACHABLE):
         bootstrap_when_reachable(settings.model_copy(update={"startup_wait": 0.0}))
+
+
+def test_a_transaction_psycopg_aborted_does_not_open_the_circuit(
+    container: Container,
+):
+    # given a request whose transaction psycopg aborted (one of its statements
+    # failed, so the rest of its pipeline was not run), as the store raises it
+    try:
+        try:
+            raise psycopg.errors.PipelineAborted("pipeline aborted")
+        except psycopg.errors.PipelineAborted as aborted:
+            raise OperationalError(str(aborted)) from aborted
+    except OperationalError as raised:
+        error = raised
+    # then only that request is refused: the database answered
+    assert container.health.failed(error) is False
+    assert not container.health.presumed_down()
+
+
+def test_a_process_starting_beside_busy_writers_takes_no_lock_on_the_events(
+    postgres_url: str,
+):
+    # given a store in use: a writer's transaction holds the events table (as one
+    # does between reading its chain heads and taking the table lock)
+    settings = Settings(database_url=postgres_url)
+    with bootstrap(settings) as running:
+        table = chained_recorder(running.episodes).events_table_name
+        with psycopg.connect(postgres_url) as writer:
+            writer.execute(f"LOCK TABLE {table} IN ACCESS SHARE MODE")
+            # when another process starts (its create statements find the store)
+            started: list[Container] = []
+            starting = threading.Thread(
+                target=lambda: started.append(bootstrap(settings))
+            )
+            starting.start()
+            starting.join(timeout=10)
+            # then it started without queueing a lock on the table, which would
+            # deadlock with the writer's own LOCK TABLE
+            assert started, "the starting process waited for the events table"
+            started[0].close()

@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -47,6 +48,8 @@ class Projector:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
         self.env = {**clean, "PYTHONPATH": str(ROOT), **TEST_KEY_ENV, **env}
         self.kills = 0
+        # Every projector's log lines, in one file (a pipe nobody reads would block).
+        self.log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -54,9 +57,14 @@ class Projector:
             [sys.executable, "-m", "infra.cli", "project", "--poll-interval", "0.1"],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
+
+    def output(self) -> str:
+        """What the projectors have written so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill_and_restart(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -176,7 +184,7 @@ async def run_load(base_url: str, tally: Tally) -> list[str]:
     return episodes
 
 
-def caught_up(base_url: str, timeout_s: float) -> float:
+def caught_up(base_url: str, timeout_s: float, projector: Projector) -> float:
     """Seconds until every projection has processed the head (fails past timeout)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
@@ -186,7 +194,11 @@ def caught_up(base_url: str, timeout_s: float) -> float:
         if all(p["position"] == p["head"] and p["state"] == "active" for p in status):
             return time.monotonic() - started
         time.sleep(0.2)
-    pytest.fail(f"the projections did not catch up within {timeout_s} s: {status}")
+    said = "\n".join(projector.output().splitlines()[-20:])
+    pytest.fail(
+        f"the projections did not catch up within {timeout_s} s: {status}\n"
+        f"the projectors said:\n{said}"
+    )
 
 
 def test_every_acknowledged_command_is_recorded_once_and_read_models_equal_a_rebuild(
@@ -205,16 +217,20 @@ def test_every_acknowledged_command_is_recorded_once_and_read_models_equal_a_reb
     started = time.monotonic()
     try:
         episodes = asyncio.run(run_load(service.url, tally))
-    except AssertionError as error:
-        # what the service said about its store, beside the answer that failed
-        said = [line for line in service.output().splitlines() if "store" in line]
+    except (AssertionError, httpx.TransportError) as error:
+        # what the service said about its store or its workers, beside the failure
+        said = [
+            line
+            for line in service.output().splitlines()
+            if "store" in line or '"level": "error"' in line or "Child" in line
+        ]
         log = "\n".join(said[-20:])
         raise AssertionError(f"{error}\nservice log:\n{log}") from error
     finally:
         stop_killing.set()
         killing.join()
     load_s = time.monotonic() - started
-    recovery_s = caught_up(service.url, timeout_s=120)
+    recovery_s = caught_up(service.url, timeout_s=120, projector=projector)
     projector.stop()
 
     # every acknowledged command's event is in the history exactly once, where
