@@ -131,9 +131,9 @@ def schema_lock(settings: Settings) -> Iterator[None]:
 def backfill_index(episodes: CareEpisodes) -> int:
     """Index the episodes of a store written before the index existed; how many."""
     index = EpisodeIndex(Database(episodes))
-    if index.count() or not episodes.recorder.max_notification_id():
-        return 0
     recorder = chained_recorder(episodes)
+    if index.count() or not recorder.count_events():
+        return 0
     entries: list[IndexEntry] = []
     done = 0
     for records in episode_records(recorder):

@@ -109,8 +109,8 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
                 # How long a request waits for a pooled connection before it
                 # is answered 503: with the database away, not for long.
                 POOL_WAIT: str(settings.postgres_wait_timeout),
-                # Inserts queue on the events table lock; give up after 10 s
-                # rather than hang a request forever.
+                # The library's own table locks (not on the events table, which
+                # writers never lock) give up after 10 s rather than hang.
                 "POSTGRES_LOCK_TIMEOUT": "10",
                 "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
             }

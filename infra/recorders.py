@@ -6,13 +6,15 @@ insert protocol, plus a `chain_hash` column written in the insert's transaction.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -140,6 +142,22 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         if rides and self.rider:
             self.rider.committed(rides)
         return positions
+
+    def newest_position(self) -> int:
+        """The newest stored position (0: none); SQLite commits one writer at a
+        time, so positions commit in order and every one is settled."""
+        return self.max_notification_id() or 0
+
+    def count_events(self, up_to: int | None = None) -> int:
+        """How many events are stored (at positions up to `up_to`)."""
+        statement = f"SELECT COUNT(*) AS n FROM {self.events_table_name}"
+        params: list[Any] = []
+        if up_to is not None:
+            statement += " WHERE rowid <= ?"
+            params.append(up_to)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return int(c.fetchone()["n"])
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -291,8 +309,41 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             return [_chained(row, "rowid") for row in c.fetchall()]
 
 
+# A create statement's index, made if missing: its name, and its table's schema
+# when the table is qualified (an index lives in its table's schema).
+_NEW_INDEX = re.compile(
+    r'CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\S+) ON (?:("[^"]+"|\w+)\.)?'
+)
+
+
+def _index_of(statement: str) -> str | None:
+    """The qualified name of the index `statement` creates if missing, or None."""
+    found = _NEW_INDEX.match(statement)
+    if found is None:
+        return None
+    name, schema = found.groups()
+    return f"{schema}.{name}" if schema else name
+
+
+# Readers' order without a table lock. An event's position is the id of the
+# transaction that inserted it (xid8) times 2**16, plus its place in that insert
+# (one insert per transaction). Every transaction whose id is below the oldest one
+# still running (`pg_snapshot_xmin`) has committed or rolled back, and one that has
+# yet to write gets an id above it: so every event below HORIZON is final, and a
+# reader paging by "greater than the last position seen", never at or past the
+# horizon, never passes over an event that commits later. Writers commit in
+# parallel, and PostgreSQL groups their commits.
+EVENTS_PER_TRANSACTION = 2**16
+SETTLE_WAIT_S = 1.0
+TRANSACTION_BASE = f"pg_current_xact_id()::text::bigint * {EVENTS_PER_TRANSACTION}"
+HORIZON = (
+    f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint * {EVENTS_PER_TRANSACTION}"
+)
+
+
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """PostgreSQL events table with a chain_hash column."""
+    """PostgreSQL events table with a chain_hash column, positions in transaction
+    order and no table lock (see HORIZON)."""
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
@@ -309,9 +360,25 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "ON t.originator_id = k.id AND t.originator_version = k.v"
         ).format(table)
         self.insert_chained_statement = SQL(
-            "INSERT INTO {0} (originator_id, originator_version, topic, state, chain_hash) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], "
-            "%s::bytea[]) RETURNING notification_id"
+            "INSERT INTO {0} "
+            "(notification_id, originator_id, originator_version, topic, state, chain_hash) "
+            "SELECT {1} + e.n - 1, e.id, e.v, e.topic, e.state, e.link "
+            "FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) "
+            "WITH ORDINALITY AS e(id, v, topic, state, link, n) "
+            "ORDER BY e.n RETURNING notification_id"
+        ).format(table, SQL(TRANSACTION_BASE))
+        self.select_settled_statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {0} WHERE notification_id > %s AND notification_id < {1}"
+        ).format(table, SQL(HORIZON))
+        self.heads_statement = SQL(
+            "SELECT (SELECT MAX(notification_id) FROM {0}) AS newest, "
+            "(SELECT MAX(notification_id) FROM {0} WHERE notification_id < {1}) "
+            "AS settled"
+        ).format(table, SQL(HORIZON))
+        self.count_statement = SQL("SELECT COUNT(*) AS n FROM {0}").format(table)
+        self.newest_statement = SQL(
+            "SELECT MAX(notification_id) AS newest FROM {0}"
         ).format(table)
         self.select_records_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state, "
@@ -345,8 +412,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         # Statements that lock the events table itself even when they change
         # nothing (ALTER TABLE takes an ACCESS EXCLUSIVE lock, CREATE TRIGGER a
         # SHARE ROW EXCLUSIVE one). Every process runs the create statements when
-        # it starts; queued behind writers that hold the table, such a lock
-        # deadlocks with their own LOCK TABLE. So they run only when needed.
+        # it starts; queued behind a long read, such a lock stops every writer
+        # queued behind it. So they run only when needed.
         self._events_table_ddl = (
             self.sql_create_statements[-1],
             add_chain.format(table),
@@ -370,18 +437,29 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         if row is None or not row["ready"]:
             super()._create_table(curs)
             return
-        for statement in self.sql_create_statements:
-            text = statement.as_string()
+        texts = [statement.as_string() for statement in self.sql_create_statements]
+        indexes = {name for text in texts if (name := _index_of(text))}
+        curs.execute(
+            "SELECT name FROM unnest(%s::text[]) AS name "
+            "WHERE to_regclass(name) IS NOT NULL",
+            (sorted(indexes),),
+        )
+        present = {row["name"] for row in curs.fetchall()}
+        for statement, text in zip(self.sql_create_statements, texts, strict=True):
             if "CREATE TYPE" in text or statement in self._events_table_ddl:
+                continue
+            if _index_of(text) in present:
+                # CREATE INDEX IF NOT EXISTS takes its SHARE lock on the table
+                # before it looks at the name: a process starting beside writers
+                # would queue behind them while holding the tables before it.
                 continue
             curs.execute(statement, prepare=False)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
-        # Before the table lock, in the same transaction: the links the batch
-        # continues from. They are committed and never change, and reading them
-        # here keeps the lock (which every writer queues on) short.
+        # In the same transaction, before the insert: the links the batch
+        # continues from (committed, they never change).
         predecessors = _predecessors(stored_events)
         heads: dict[tuple[str, int], bytes] = {}
         if predecessors:
@@ -404,8 +482,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         rides: Sequence[Ride] = (),
         **_: Any,
     ) -> None:
-        # The library's protocol: take the table lock so positions commit in
-        # order, NOTIFY listeners, then insert; RETURNING gives the positions.
+        # NOTIFY listeners, then insert; RETURNING gives the positions. No table
+        # lock: readers keep to the horizon instead (see HORIZON).
+        if len(stored_events) > EVENTS_PER_TRANSACTION:
+            msg = f"at most {EVENTS_PER_TRANSACTION} events are stored in one insert"
+            raise ValueError(msg)
         heads = getattr(self._heads, "value", None) or {}
         self._heads.value = None
         links = _link_batch(stored_events, heads)
@@ -413,12 +494,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             with curs.connection.cursor() as other:
                 for statement, params in rides:
                     other.execute(statement, params)
-        self._lock_table(curs)
         self._notify_channel(curs)
         if index:
-            # While the lock is held, so writers of one episode update its row in
-            # the order their events commit; on a cursor of its own, since the
-            # positions are read from this one.
+            # Writers of one episode follow each other (each decided on the version
+            # the one before committed), so its row changes in the order its events
+            # commit. In one order of episodes, so writers of several never
+            # deadlock; on a cursor of its own, since the positions are read from
+            # this one.
+            index = sorted(index, key=lambda entry: str(entry.episode_id))
             rows, referrers = episode_index.rows(index, id_of=_same, time_of=_aware)
             with curs.connection.cursor() as other:
                 other.executemany(episode_index.UPSERT.format(p="%s"), rows)
@@ -451,8 +534,84 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         return positions
 
     select_events = PostgresApplicationRecorder.select_events.__wrapped__
-    select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__
-    max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """Settled events in global order from `start` (at most `limit`, up to
+        `stop`, of `topics`): only those below the horizon, which are final."""
+        after = -1 if start is None else start - 1 if inclusive_of_start else start
+        statement = self.select_settled_statement
+        params: list[Any] = [after]
+        if stop is not None:
+            statement += SQL(" AND notification_id <= %s")
+            params.append(stop)
+        if topics:
+            statement += SQL(" AND topic = ANY(%s)")
+            params.append(list(topics))
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def max_notification_id(self) -> int | None:
+        """The newest position once every event committed before the call has
+        settled (so a reader that asks after its own write sees it, in order);
+        None if there is none. Older transactions still open are waited for up to
+        SETTLE_WAIT_S, after which the newest settled position is the answer."""
+        deadline = time.monotonic() + SETTLE_WAIT_S
+        pause = 0.001
+        newest: int | None = None
+        while True:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.heads_statement)
+                row = curs.fetchone()
+            assert row is not None
+            settled = row["settled"]
+            newest = row["newest"] if newest is None else newest
+            if newest is None or (settled is not None and settled >= newest):
+                return settled
+            if time.monotonic() >= deadline:
+                return settled
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
+
+    def count_events(self, up_to: int | None = None) -> int:
+        """How many events are stored (at positions up to `up_to`): positions
+        are not dense, so this, not the newest position, says how many."""
+        statement = self.count_statement
+        params: list[Any] = []
+        if up_to is not None:
+            statement += SQL(" WHERE notification_id <= %s")
+            params.append(up_to)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
+
+    def newest_position(self) -> int:
+        """The newest committed position (0: none), settled or not: past the
+        newest settled one, events wait behind an older transaction still open."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.newest_statement)
+            row = curs.fetchone()
+            return int(row["newest"]) if row and row["newest"] is not None else 0
 
     def select_episode_records(
         self,

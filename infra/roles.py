@@ -3,8 +3,8 @@ append to the record but never rewrite it.
 
 `care-episodes init-store --grant-to ROLE`, run as the owner, creates every table
 and gives ROLE what the service needs: it reads and appends events and access-log
-entries (the UPDATE on the events table is only what LOCK TABLE … EXCLUSIVE asks;
-the owner's triggers refuse any update), keeps the episode index and the projection
+entries (no UPDATE: writers take no table lock, and the owner's triggers refuse
+any update anyway), keeps the episode index and the projection
 registry, and creates and drops the read models' own tables. Not being the owner,
 it cannot disable or drop the triggers, and only a superuser may set
 session_replication_role: so it cannot delete a row of the record.
@@ -41,7 +41,7 @@ def grant_service_role(
     who = sql.Identifier(role)
     statements = [
         sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {0}").format(who),
-        sql.SQL("GRANT SELECT, INSERT, UPDATE ON {0} TO {1}").format(
+        sql.SQL("GRANT SELECT, INSERT ON {0} TO {1}").format(
             sql.Identifier(events_table), who
         ),
         *(

@@ -387,6 +387,7 @@ class CommandAccepted(BaseModel):
     episode_id: UUID
     version: int = Field(description="the episode's version after the command")
     position: int = Field(
-        description="the event's place in the global order: pass it as "
+        description="the event's place in the global order (increasing, not "
+        "dense: on PostgreSQL it follows transaction ids): pass it as "
         "`min_position` to read your own write from a read model"
     )

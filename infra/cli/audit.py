@@ -15,7 +15,7 @@ from rich.table import Table
 
 from infra.bootstrap import bootstrap
 from infra.cli.audit_replay import check_evidence_command, replay_command
-from infra.cli.context import settings_of
+from infra.cli.context import behind, settings_of
 from projections.referral_audit import ReferralAuditProjection
 
 audit_app = typer.Typer(
@@ -66,7 +66,7 @@ def report_command(
         title=f"Referral-loop audit: {summary.episodes} episodes, {summary.flagged} "
         f"flagged (rules v{summary.rules_version}, {summary.rules_profile} profile)",
         caption=f"as of {summary.as_of:%Y-%m-%d %H:%M} UTC; audit at position "
-        f"{status.position} of {status.head}",
+        f"{status.position}, {behind(status.lag_events)}",
     )
     for column in COLUMNS:
         table.add_column(

@@ -51,3 +51,10 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
             progress.update(task, completed=done, total=max(total, done) or None)
 
         yield update
+
+
+def behind(lag_events: int) -> str:
+    """How far a read model is behind the store, in words."""
+    if lag_events == 0:
+        return "up to date"
+    return f"{lag_events} event{'s' if lag_events != 1 else ''} behind"

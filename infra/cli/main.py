@@ -152,7 +152,7 @@ def verify(
         bootstrap(settings) as container,
         progress_bar("verifying") as progress,
     ):
-        total = container.episodes.recorder.max_notification_id() or 0
+        total = chained_recorder(container.episodes).count_events()
         report = verify_store(
             container.episodes,
             saved,

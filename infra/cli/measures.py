@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.bootstrap import bootstrap
-from infra.cli.context import settings_of
+from infra.cli.context import behind, settings_of
 from infra.cli.errors import UsageProblem
 from projections.quality_measures import (
     MEASURES,
@@ -122,7 +122,11 @@ def report_command(
         if str(csv_path) != "-":
             typer.echo(f"wrote {len(rows)} rows to {csv_path}")
         return
-    _print(summary, rows, f"measures at position {status.position} of {status.head}")
+    _print(
+        summary,
+        rows,
+        f"measures at position {status.position}, {behind(status.lag_events)}",
+    )
 
 
 def _print(summary: MeasuresSummary, rows: list[dict[str, Any]], where: str) -> None:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import monotonic
+from time import monotonic, sleep
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -84,7 +84,7 @@ class Engine:
         self.worker_id = worker_id or default_worker_id()
         self.db = Database(app)
         self.registry = Registry(self.db)
-        recorder = chained_recorder(app)
+        self.recorder = recorder = chained_recorder(app)
         self.locks: Locks = (
             AdvisoryLocks(settings, recorder.channel_name)
             if isinstance(recorder, ChainedPostgresApplicationRecorder)
@@ -95,6 +95,8 @@ class Engine:
         )
         self.tracks: dict[str, Track] = {}
         self._ready = False
+        self.unsettled = False
+        """Whether the last round left committed events behind the horizon."""
         self._next_claim = 0.0
         self._next_housekeeping = 0.0
 
@@ -107,6 +109,7 @@ class Engine:
         """
         log.info("projection worker %s started", self.worker_id)
         backoff = 0.0
+        settling = 0.0
         try:
             while not stop.is_set():
                 if on_round is not None:
@@ -126,7 +129,17 @@ class Engine:
                     )
                     stop.wait(backoff)
                     continue
-                if not busy:
+                if busy:
+                    continue
+                if self.unsettled:
+                    # Events are committed but an older transaction still holds
+                    # the horizon: it ends without news, so look again soon.
+                    settling = min(
+                        max(2 * settling, 0.002), self.options.poll_interval_s
+                    )
+                    self.locks.wait(settling, stop)
+                else:
+                    settling = 0.0
                     self.locks.wait(self.options.poll_interval_s, stop)
         finally:
             self.close()
@@ -153,12 +166,30 @@ class Engine:
                 self._let_go(lost.track)
                 busy = True
         self._housekeep(rows)
+        # Nothing left to read may still leave committed events behind the store's
+        # horizon (an older transaction still open): worth reading again soon.
+        behind = [t.gen.position for t in self.tracks.values() if not t.gen.failed]
+        self.unsettled = (
+            not busy and bool(behind) and self.recorder.newest_position() > min(behind)
+        )
         return busy
 
     def catch_up(self) -> None:
-        """Work until every generation held has read the whole global order."""
-        while self.run_once():
-            pass
+        """Work until every generation held has read the whole global order, every
+        event committed before the call included."""
+        target = self.recorder.newest_position()
+        pause = 0.001
+        while self.run_once() or self._behind(target):
+            if self.unsettled:
+                # Committed events wait behind an older transaction still open.
+                sleep(pause)
+                pause = min(2 * pause, 0.05)
+
+    def _behind(self, target: int) -> bool:
+        """Whether a generation this engine works on has yet to reach `target`."""
+        return any(
+            t.gen.position < target for t in self.tracks.values() if not t.gen.failed
+        )
 
     def roles(self) -> dict[str, str]:
         """Per projection: 'active' if this engine works on it, else 'standby'."""

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from domain.application import CareEpisodes
 from infra.database import Database
+from infra.eventstore import chained_recorder
 from infra.projection.background import start_in_background
 from infra.projection.engine import EngineOptions
 from infra.projection.registry import Generation, Registry
@@ -15,7 +16,7 @@ from infra.settings import Settings
 from projections.base import Projection
 
 Progress = Callable[[int, int], None]
-"""Called with (position reached, head of the global order)."""
+"""Called with (events processed, events stored)."""
 
 
 class RebuildFailedError(Exception):
@@ -67,6 +68,7 @@ def _until_serving(
     target: Generation,
     on_progress: Progress | None,
 ) -> Generation:
+    next_progress = 0.0
     while True:
         gen = next(
             (
@@ -80,8 +82,12 @@ def _until_serving(
             raise RebuildFailedError(
                 f"{target.name} generation {target.generation} was superseded"
             )
-        if on_progress is not None:
-            on_progress(gen.position, app.recorder.max_notification_id() or 0)
+        if on_progress is not None and time.monotonic() >= next_progress:
+            # In events, not positions (they are not dense); counting costs a
+            # scan of the positions index, so twice a second at most.
+            recorder = chained_recorder(app)
+            on_progress(recorder.count_events(gen.position), recorder.count_events())
+            next_progress = time.monotonic() + 0.5
         if gen.role == "serving":
             return gen
         if gen.failed:

@@ -80,11 +80,13 @@ def test_an_items_cursor_resumes_the_feed_after_that_item(api):
 
 def test_cursors_reveal_no_global_position(api):
     # given another physician's patient, recorded before this physician's
-    opened(api, referrer={"id": "dr-x", "name": "Dr X", "role": "concierge"})
+    _, before = opened(
+        api, referrer={"id": "dr-x", "name": "Dr X", "role": "concierge"}
+    )
     _, position = opened(api)
     # then this physician's first item has the cursor any physician's first item has
     [item] = feed(api, min_position=position).json()["items"]
-    assert position == 2 and item["cursor"] == encode_cursor("feed", 1)
+    assert position > before and item["cursor"] == encode_cursor("feed", 1)
     assert "position" not in item
 
 

@@ -162,6 +162,8 @@ def test_since_maps_a_recorded_instant_to_the_last_position_at_or_before_it(
         opening = cmd.OpenEpisode(occurred_at=b.at(0), **b.referral())
         positions.append(app.handle(opening, actor=b.SERVICE).position)
     head = positions[-1]
+    # (asked for, the head waits for every write before it to settle)
+    assert app.recorder.max_notification_id() == head
     assert position_at(app, instants[0], head) == 0
     assert position_at(app, instants[3], head) == positions[2]
     assert position_at(app, instants[5], head) == positions[4]

@@ -8,6 +8,7 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from infra.bootstrap import bootstrap
 from infra.cli import app as cli
 from infra.demo import anchor_on, load
+from infra.eventstore import chained_recorder
 from infra.settings import Settings
 from infra.transfer import Selection, TransferError, export, import_file
 from infra.verify import verify_store
@@ -68,10 +70,18 @@ def views_without_positions(container) -> dict:
     views = {}
     for projection in container.projections:
         for name, rows in ps.actual_views(container.read_models, projection).items():
-            views[f"{projection.name}.{name}"] = [
-                {k: v for k, v in row.items() if k != "position"} for row in rows
-            ]
+            views[f"{projection.name}.{name}"] = [without_positions(r) for r in rows]
     return views
+
+
+def without_positions(value: Any) -> Any:
+    """A view row with every position taken out, nested ones too (the deciding
+    events of a measure): an import gives events positions of its own store."""
+    if isinstance(value, dict):
+        return {k: without_positions(v) for k, v in value.items() if k != "position"}
+    if isinstance(value, list):
+        return [without_positions(v) for v in value]
+    return value
 
 
 def test_an_import_reproduces_histories_digest_and_read_models(
@@ -82,7 +92,7 @@ def test_an_import_reproduces_histories_digest_and_read_models(
     episodes, events = import_file(target.episodes, path)
 
     assert episodes == 60
-    assert events == source.episodes.recorder.max_notification_id()
+    assert events == chained_recorder(source.episodes).count_events()
     assert histories(target) == histories(source)
     assert verify_store(target.episodes).digest == verify_store(source.episodes).digest
     assert verify_store(target.episodes).ok

@@ -224,7 +224,7 @@ def seed(app: CareEpisodes, episodes: int = 6, per_episode: int = 5) -> int:
         head = add_events(app, episode, per_episode - 1) or head
         if n % 3 == 0:
             head = close_episode(app, episode)
-    return app.recorder.max_notification_id() or head
+    return head
 
 
 def poisoned_store(store) -> int:
@@ -256,3 +256,16 @@ def worker_command(settings: Settings, *args: str) -> list[str]:
     """The command line of a worker process (tests/integration/projection_worker.py)."""
     module = "tests.integration.projection_worker"
     return [sys.executable, "-m", module, settings.database_url, *args]
+
+
+def positions(app: CareEpisodes) -> list[int]:
+    """Every stored event's position, in the global order (positions are not
+    dense: on PostgreSQL they follow transaction ids)."""
+    return [n.id for n in app.recorder.select_notifications(start=None, limit=10**9)]
+
+
+def position_before(app: CareEpisodes, position: int) -> int:
+    """The position of the event just before `position` in the global order (0:
+    none)."""
+    earlier = [p for p in positions(app) if p < position]
+    return earlier[-1] if earlier else 0
