@@ -1,0 +1,185 @@
+"""The store's write path without HTTP: commands through `CareEpisodes.handle`.
+
+    python -m bench.write_path [--processes 2] [--threads 8] [--seconds 10]
+
+On a fresh PostgreSQL store: `--processes` processes, each with its own
+application and `--threads` threads, each thread recording outcomes on episodes
+of its own (closed loop: decide on the stored state, seal, chain, insert, commit),
+for `--seconds`. Then, in the same run and at the same concurrency, pgbench with
+one single-row INSERT per transaction (the database's own limit here) and with
+`BEGIN; LOCK TABLE ... IN EXCLUSIVE MODE; INSERT; COMMIT` (what every writer paid
+while the events table was locked). Prints commands/s, p50/p99 and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import psycopg
+
+from bench.support import fresh_store, machine, ratio
+from domain import commands as cmd
+from domain.values import Actor, PrincipalRole
+from infra.eventstore import build_application
+from infra.settings import Settings
+
+ACTOR = Actor("svc-bench", PrincipalRole.SERVICE)
+EPISODES_PER_THREAD = 4
+
+
+def open_episodes(settings: Settings, count: int) -> list[UUID]:
+    opened_at = datetime.now(UTC) - timedelta(days=2)
+    with build_application(settings) as app:
+        return [
+            app.handle(
+                cmd.OpenEpisode(
+                    occurred_at=opened_at,
+                    patient_id=f"pt-bench-{n:05d}",
+                    referrer={"id": f"dr-pc-{n % 40}", "name": "Dr P",
+                              "role": "primary_care"},
+                    receiving_service="pain_medicine",
+                    reason="low back pain",
+                ),
+                actor=ACTOR,
+            ).episode_id
+            for n in range(count)
+        ]  # fmt: skip
+
+
+def writer_process(
+    settings: Settings,
+    episodes: list[UUID],
+    threads: int,
+    start_at: float,
+    seconds: float,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
+    """One process: its threads post outcomes until the window ends; latencies out."""
+    at = datetime.now(UTC) - timedelta(hours=1)
+    with build_application(settings) as app:
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def work(mine: list[UUID]) -> None:
+            done: list[float] = []
+            n = 0
+            while time.time() < start_at:
+                time.sleep(0.001)
+            while time.time() < start_at + seconds:
+                command = cmd.RecordOutcome(
+                    episode_id=mine[n % len(mine)], occurred_at=at,
+                    instrument="nrs_pain", score=n % 11, follows_version=None,
+                )  # fmt: skip
+                began = time.perf_counter()
+                app.handle(command, actor=ACTOR)
+                done.append((time.perf_counter() - began) * 1000)
+                n += 1
+            with lock:
+                latencies.extend(done)
+
+        share = [
+            episodes[i * EPISODES_PER_THREAD : (i + 1) * EPISODES_PER_THREAD]
+            for i in range(threads)
+        ]
+        pool = [threading.Thread(target=work, args=(s,)) for s in share]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    out.put(latencies)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
+
+
+def pgbench(settings: Settings, clients: int, seconds: float, locked: bool) -> float:
+    """pgbench's tps for one single-row INSERT per transaction (`locked`: inside
+    an exclusive table lock), `clients` clients."""
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is missing: apt-get install postgresql-contrib")
+    pg = settings.postgres
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_inserts "
+            "(id bigserial PRIMARY KEY, payload bytea NOT NULL)"
+        )
+    insert = (
+        "INSERT INTO bench_inserts (payload) VALUES (decode(repeat('ab', 400), 'hex'));"
+    )
+    body = (
+        f"BEGIN;\nLOCK TABLE bench_inserts IN EXCLUSIVE MODE;\n{insert}\nCOMMIT;\n"
+        if locked
+        else f"{insert}\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(body)
+        script.flush()
+        done = subprocess.run(
+            ["pgbench", "-n", "-h", pg["host"], "-p", pg["port"], "-U", pg["user"],
+             "-c", str(clients), "-j", "2", "-T", str(int(seconds)),
+             "-f", script.name, pg["dbname"]],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    found = re.search(r"tps = ([\d.]+) \(without", done.stdout)
+    assert found is not None, done.stdout
+    return float(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    writers = args.processes * args.threads
+    print(f"\nwrite path, PostgreSQL: {args.processes} process(es) x {args.threads} "
+          f"thread(s); {machine()}")  # fmt: skip
+    with fresh_store("postgres") as settings:
+        episodes = open_episodes(settings, writers * EPISODES_PER_THREAD)
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        start_at = time.time() + 5  # every process built its application by then
+        per = args.threads * EPISODES_PER_THREAD
+        processes = [
+            context.Process(
+                target=writer_process,
+                args=(
+                    settings,
+                    episodes[p * per : (p + 1) * per],
+                    args.threads,
+                    start_at,
+                    args.seconds,
+                    out,
+                ),
+            )
+            for p in range(args.processes)
+        ]
+        for process in processes:
+            process.start()
+        latencies = [ms for _ in processes for ms in out.get()]
+        for process in processes:
+            process.join()
+        rate = len(latencies) / args.seconds
+        plain = pgbench(settings, writers, args.seconds, locked=False)
+        locked = pgbench(settings, writers, args.seconds, locked=True)
+    print(f"  commands   {rate:8,.0f}/s, p50 {percentile(latencies, 0.5):6.1f} ms, "
+          f"p99 {percentile(latencies, 0.99):6.1f} ms")  # fmt: skip
+    print(f"  pgbench single-row INSERT        {plain:8,.0f} tps")
+    print(f"  pgbench INSERT under LOCK TABLE  {locked:8,.0f} tps")
+    print(f"  commands / pgbench INSERT: {ratio(rate, plain)}")
+    print(f"  commands / pgbench under the lock: {ratio(rate, locked)}")
+
+
+if __name__ == "__main__":
+    main()
