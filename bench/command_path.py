@@ -23,10 +23,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,7 +33,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import loadgen
-from bench.support import admin, fresh_store, machine, ratio, service_env
+from bench.support import (
+    admin,
+    child_process,
+    fresh_store,
+    machine,
+    ratio,
+    service_env,
+)
 from infra.settings import Settings
 
 TOKEN = "bench-service-token-0123456789"
@@ -53,16 +58,7 @@ def free_port() -> int:
 def server(command: list[str], env: dict[str, str]) -> Iterator[int]:
     """A server process on a free port until the block ends; its port."""
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
-    log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command, "--port", str(port)],
-        cwd=Path.cwd(),
-        env={**clean, "PYTHONPATH": str(Path.cwd()), **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with child_process([*command, "--port", str(port)], env) as (process, log):
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -74,14 +70,6 @@ def server(command: list[str], env: dict[str, str]) -> Iterator[int]:
                     raise RuntimeError(log.read().decode()[-3000:]) from None
                 time.sleep(0.2)
         yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def tokens_file(directory: Path) -> Path:

@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import bisect
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -41,7 +39,7 @@ import psycopg
 
 from bench import loadgen
 from bench.command_path import AUTH, open_episodes, outcome, server, tokens_file
-from bench.support import fresh_store, machine, p50_p99, service_env
+from bench.support import child_process, fresh_store, machine, p50_p99, service_env
 from infra.projection.registry import TABLE
 
 POLL_S = 0.002
@@ -51,25 +49,8 @@ EPISODES_PER_CONNECTION = 4
 @contextmanager
 def background(command: list[str], env: dict[str, str]) -> Iterator[None]:
     """A process without a port (the projector) until the block ends."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
-    log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command],
-        cwd=Path.cwd(),
-        env={**clean, "PYTHONPATH": str(Path.cwd()), **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with child_process(command, env):
         yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 # -- the observer (a process of its own, so it takes no time from the client) --

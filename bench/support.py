@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -213,3 +214,31 @@ def machine() -> str:
 
 def ratio(subject: float, baseline: float) -> str:
     return f"{subject / baseline:.2f}x" if baseline else "-"
+
+
+@contextmanager
+def child_process(
+    command: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+    """`python -m COMMAND` from this checkout with the CARE_* environment `env`
+    only, its output in a temporary file, until the block ends (SIGTERM, then
+    SIGKILL after 20 s); the process and its log file."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
+    log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        cwd=Path.cwd(),
+        env={**clean, "PYTHONPATH": str(Path.cwd()), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
