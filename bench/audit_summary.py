@@ -97,7 +97,7 @@ def measure(backend: str, episodes: int, calls: int) -> Figures:
         times.sort()
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         return Figures(
-            backend, summary.episodes, app.recorder.max_notification_id() or 0,
+            backend, summary.episodes, app.recorder.count_events(),
             seeded, caught_up, statistics.median(times), p99, summary.flagged,
         )  # fmt: skip
 

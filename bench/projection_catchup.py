@@ -62,7 +62,7 @@ def engine_catch_up(settings: Settings, only: str | None) -> dict[str, Any]:
         p for p in build_projections(settings) if only is None or p.name == only
     ]
     with build_application(settings) as app:
-        events = app.recorder.max_notification_id() or 0
+        events = app.recorder.count_events()
         engine = Engine(app, settings, projections, EngineOptions(batch_size=BATCH))
         started = time.perf_counter()
         engine.catch_up()

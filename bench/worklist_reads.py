@@ -204,7 +204,7 @@ def worklist_of(
         view = SqlWorklistView(reads, projection.rules)
         summary = view.summary(datetime.now(UTC))
         assert summary.open == seeded, (summary.open, seeded)
-        events = app.recorder.max_notification_id() or 0
+        events = app.recorder.count_events()
         print(
             f"{backend}: {summary.open:,} open tasks ({summary.overdue:,} overdue) "
             f"from {events:,} events; seeded in {seeding:.1f} s, projected in "
