@@ -95,8 +95,9 @@ class Disclosure:
         )
 
 
-def disclosure(request: Request, principal: Reader) -> Disclosure:
-    """The disclosure of the current request, named by its route template."""
+async def disclosure(request: Request, principal: Reader) -> Disclosure:
+    """The disclosure of the current request, named by its route template (a
+    coroutine: it does no I/O, so it needs no thread of the pool)."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     container = request.app.state.container

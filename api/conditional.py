@@ -111,4 +111,12 @@ class Conditional:
             raise NotModified(etag)
 
 
-ConditionalDep = Annotated[Conditional, Depends(Conditional)]
+async def conditional(
+    request: Request, response: Response, if_none_match: IfNoneMatch = None
+) -> Conditional:
+    """The request's `Conditional` (a coroutine: FastAPI would run a class, like
+    any plain function dependency, on its thread pool)."""
+    return Conditional(request, response, if_none_match)
+
+
+ConditionalDep = Annotated[Conditional, Depends(conditional)]

@@ -22,34 +22,34 @@ from infra.tokens import Principal
 from infra.watch import PositionWatcher
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The process's container (opened by the app's lifespan)."""
     return request.app.state.container
 
 
-def get_episodes(request: Request) -> CareEpisodes:
+async def get_episodes(request: Request) -> CareEpisodes:
     """The process's CareEpisodes application."""
-    return get_container(request).episodes
+    return request.app.state.container.episodes
 
 
-def get_access_log(request: Request) -> AccessLog:
-    return get_container(request).access_log
+async def get_access_log(request: Request) -> AccessLog:
+    return request.app.state.container.access_log
 
 
-def get_read_models(request: Request) -> ReadModels:
-    return get_container(request).read_models
+async def get_read_models(request: Request) -> ReadModels:
+    return request.app.state.container.read_models
 
 
-def get_views(request: Request) -> Views:
-    return get_container(request).views
+async def get_views(request: Request) -> Views:
+    return request.app.state.container.views
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_index(request: Request) -> EpisodeIndex:
-    return get_container(request).index
+async def get_index(request: Request) -> EpisodeIndex:
+    return request.app.state.container.index
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -153,7 +153,7 @@ def only_parameters(allowed: frozenset[str]) -> Any:
     """A dependency answering 422 for a query parameter outside `allowed`, or one
     given twice: a misspelt filter would otherwise silently widen a list or a rate."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         names = [name for name, _ in request.query_params.multi_items()]
         unknown = sorted(set(names) - allowed)
         repeated = sorted({n for n in names if names.count(n) > 1} - set(unknown))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -47,6 +48,22 @@ class CareEpisode(Aggregate):
         # time; keyed by the version as text so snapshots round-trip.
         self.measurable: dict[str, datetime] = {}
         self.idempotency_keys: dict[str, tuple[int, str]] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CareEpisode:
+        """The copy a command decides on, taken from the application's aggregate
+        cache (the library copies every cached aggregate it hands out).
+
+        The state is atoms (text, numbers, flags, instants, ids, tuples of them)
+        held in lists and dicts, so copying each container copies it deeply, in
+        a few microseconds where `copy.deepcopy` walks every atom (~150 us for an
+        episode with ten idempotency keys)."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(
+            (name, value.copy() if isinstance(value, list | dict) else value)
+            for name, value in self.__dict__.items()
+        )
+        memo[id(self)] = copied
+        return copied
 
     @classmethod
     def open(

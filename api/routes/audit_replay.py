@@ -71,7 +71,7 @@ class ReplayQuery:
         return self.judged_at or datetime.now(UTC)
 
 
-def replay_query(
+async def replay_query(
     version: Annotated[
         int | None,
         Query(ge=1, le=MAX_INT64, description="judge the episode's first N events"),
@@ -105,7 +105,7 @@ def replay_query(
     return ReplayQuery(version, as_of, rules, rules_version, judged_at)
 
 
-def get_replays(container: ContainerDep) -> AuditReplays:
+async def get_replays(container: ContainerDep) -> AuditReplays:
     return AuditReplays.of(container)
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.access import DisclosureDep
 from api.auth import Writer
@@ -80,7 +81,11 @@ def run(
     expected_version: int | None = None,
     idempotency_key: str | None = None,
 ) -> CommandResult:
-    """Handle one command as `principal`, counting what became of it."""
+    """Handle one command as `principal`, counting what became of it.
+
+    It blocks on the store, so the command routes (coroutines) run it on the thread
+    pool: one hop per command, where a plain-function route also sent its
+    dependencies and the validation of its answer to the pool."""
     name = command.name
     try:
         result = episodes.handle(
@@ -124,7 +129,7 @@ def accepted(result: CommandResult, response: Response) -> CommandAccepted:
     response_description="opened: the new episode's id, version 1 and the event's "
     "position; `Location` names the episode, `ETag` is its version",
 )
-def open_episode(
+async def open_episode(
     body: OpenEpisodeCreate,
     principal: Writer,
     episodes: EpisodesDep,
@@ -133,15 +138,16 @@ def open_episode(
 ) -> CommandAccepted:
     """Open an episode with its first referral (ReferralReceived). Services and
     clinicians only; with an `Idempotency-Key` a retry answers the same episode."""
-    result = run(
-        episodes, body.to_command(), principal, idempotency_key=idempotency_key
+    command = body.to_command()
+    result = await run_in_threadpool(
+        run, episodes, command, principal, idempotency_key=idempotency_key
     )
     response.headers["Location"] = f"/episodes/{result.episode_id}"
     return accepted(result, response)
 
 
 def _command_endpoint(schema: type[CommandCreate]) -> Any:
-    def endpoint(
+    async def endpoint(
         episode_id: UUID,
         body: Any,
         principal: Writer,
@@ -150,9 +156,11 @@ def _command_endpoint(schema: type[CommandCreate]) -> Any:
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandAccepted:
-        result = run(
+        command = body.to_command(episode_id)
+        result = await run_in_threadpool(
+            run,
             episodes,
-            body.to_command(episode_id),
+            command,
             principal,
             expected_version=expected_version(if_match),
             idempotency_key=idempotency_key,

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import forbidden, refused
@@ -210,7 +211,8 @@ async def checked_form(
     carries this session's CSRF token."""
     form = await request.form()
     if not same_token(form.get(CSRF_FIELD), session.csrf):
-        refused(request, session.principal, "denied")
+        # The access log is written on the pool: never on the event loop.
+        await run_in_threadpool(refused, request, session.principal, "denied")
         raise CsrfRefused()
     return {key: value for key, value in form.items() if isinstance(value, str)}
 

@@ -3,9 +3,10 @@ little state it keeps to decide (what a reader sees is in test_reading.py)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import project_aggregate
@@ -183,6 +184,54 @@ def test_the_aggregate_keeps_no_per_event_data_but_its_keys_and_measurable_versi
         b.at(0),
         False,
     )
+
+
+ATOMS = (str, int, float, Decimal, datetime, date, UUID, type(None))
+
+
+def _atoms_only(value: object) -> bool:
+    if isinstance(value, tuple):
+        return all(_atoms_only(item) for item in value)
+    return isinstance(value, ATOMS)
+
+
+def test_a_copy_of_the_episode_shares_nothing_a_command_may_change():
+    # given an episode that went through every command but closure, each keyed
+    episode = b.opened_episode(red_flags=["fracture"])
+    open_cases = [case for case in COMMANDS if case.command is not cmd.CloseEpisode]
+    for day, case in enumerate(open_cases, start=1):
+        command = b.command(case.command, episode.id, case.body(), days=day)
+        key = Idempotency(f"retry-{day}", "f")
+        decided(episode, command, now=b.at(day), idempotency=key)
+    episode.collect_events()
+    # then its state is atoms in lists and dicts (what the copy relies on) ...
+    for name, value in vars(episode).items():
+        items = (
+            value.items()
+            if isinstance(value, dict)
+            else (value if isinstance(value, list) else [value])
+        )
+        for item in items:
+            assert _atoms_only(item), (name, item)
+    # ... and its copy equals it, with containers of its own
+    copied = copy.deepcopy(episode)
+    assert copied == episode and copied is not episode
+    assert vars(copied) == vars(episode)
+    for name, value in vars(episode).items():
+        if isinstance(value, list | dict):
+            assert vars(copied)[name] is not value, name
+    # and commands decided on the copy (a referral, then closure) leave the
+    # original as it was
+    before = {
+        name: value.copy() if isinstance(value, list | dict) else value
+        for name, value in vars(episode).items()
+    }
+    for day, command_type in ((40, cmd.ReceiveReferral), (41, cmd.CloseEpisode)):
+        body = case_for(command_type).body()
+        command = b.command(command_type, episode.id, body, days=day)
+        decided(copied, command, now=b.at(day), idempotency=Idempotency(f"k{day}", "f"))
+    assert (copied.version, copied.closed) == (episode.version + 2, True)
+    assert vars(episode) == before
 
 
 # -- rules: each refusal names the problem and records nothing ----------------
