@@ -69,7 +69,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 OPEN_RESPONSES = problems(403, 422)
-COMMAND_RESPONSES = problems(403, 404, 409, 412, 422)
+COMMAND_RESPONSES = problems(403, 404, 409, 410, 412, 422)
 READ_RESPONSES = {**NOT_MODIFIED, **problems(403, 404, 410, 422)}
 
 

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz")}
 CALLERS = ["service", "clinician", "auditor", "physician", "other_physician"]
+ERASED_COMMAND = "test_privacy_api.py (a command on an erased patient's episode)"
 # Statuses an operation declares that the generic probes below cannot provoke,
 # each with the test that does.
 PROVOKED_ELSEWHERE: dict[tuple[str, str], dict[int, str]] = {
@@ -71,6 +72,11 @@ PROVOKED_ELSEWHERE: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/episodes/{episode_id}/amendments"): {
         201: "the amendment tests (a body naming an earlier event)",
         409: "the amendment tests (a correction the episode's state refuses)",
+        410: ERASED_COMMAND,
+    },
+    **{
+        ("POST", f"/episodes/{{episode_id}}/{path}"): {410: ERASED_COMMAND}
+        for path in PATHS.values()
     },
 }
 

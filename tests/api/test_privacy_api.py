@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from tests.support import builders as b
+from tests.support.commands import PATHS, case_at
 from tests.support.http import TOKENS, assert_problem, auth, json_body
 
 APPROVAL = {"Approval": f"Bearer {TOKENS['second_auditor']}"}
@@ -89,6 +93,30 @@ def test_erasure_answers_202_and_the_patients_reads_410(api):
     assert_problem(refused, 410, "patient-data-erased")
     found = api.get("/episodes", params={"patient_id": "pt-gone"}).json()
     assert found["items"] == []
+
+
+@pytest.mark.parametrize("path", [*PATHS.values(), "amendments"])
+def test_every_command_on_an_erased_patients_episode_answers_410(api, path):
+    episode = api.open(patient_id="pt-gone")
+    assert api.command(episode, "diagnostics", b.mri()).status_code == 201
+    erased = api.client.post(
+        "/patients/pt-gone/erasure",
+        json={"reason": "Art. 17 request"},
+        headers={**auth("auditor"), **APPROVAL},
+    )
+    assert erased.status_code == 202, erased.text
+    body = (
+        amendment(2, pain_generator="facet")
+        if path == "amendments"
+        else case_at(path).body()
+    )
+    refused = api.command(episode, path, body)
+    assert_problem(refused, 410, "patient-data-erased", str(episode))
+    # and nothing was recorded: the erasure is the episode's last event
+    events = api.client.app.state.container.episodes.records.select_episode_records(
+        UUID(episode)
+    )
+    assert [e.originator_version for e in events] == [1, 2, 3]
 
 
 def test_erasure_of_a_patient_the_store_holds_nothing_of_answers_404(api):
