@@ -22,9 +22,7 @@ import argparse
 import json
 import os
 import re
-import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +36,7 @@ from bench.support import (
     child_process,
     fresh_store,
     machine,
+    pgbench,
     ratio,
     service_env,
 )
@@ -162,40 +161,6 @@ def statements_per_command(
     return len(pattern.findall(text)) / len(requests[5:])
 
 
-def pgbench(settings: Settings, connections: int, seconds: float) -> loadgen.Load:
-    """pgbench: one single-row INSERT per transaction, `connections` clients."""
-    if shutil.which("pgbench") is None:
-        raise RuntimeError("pgbench is missing: apt-get install postgresql-contrib")
-    pg = settings.postgres
-    admin_db = settings.database_url
-    import psycopg
-
-    with psycopg.connect(admin_db, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_inserts "
-            "(id bigserial PRIMARY KEY, payload bytea NOT NULL)"
-        )
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        # About the size of one stored event.
-        script.write(
-            "INSERT INTO bench_inserts (payload) VALUES (decode(repeat('ab', 400), 'hex'));\n"
-        )
-    try:
-        done = subprocess.run(
-            ["pgbench", "-n", "-h", pg["host"], "-p", pg["port"], "-U", pg["user"],
-             "-c", str(connections), "-j", "2", "-T", str(int(seconds)), "-r",
-             "-f", script.name, pg["dbname"]],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-    finally:
-        os.unlink(script.name)
-    tps = float(re.search(r"tps = ([\d.]+) \(without", done.stdout).group(1))  # type: ignore[union-attr]
-    latency = float(re.search(r"latency average = ([\d.]+) ms", done.stdout).group(1))  # type: ignore[union-attr]
-    load = loadgen.Load(seconds)
-    load.latencies_ms = [latency] * int(tps * seconds)
-    return load
-
-
 def plain_against_sealed(backend: str, args: argparse.Namespace, sealed: float) -> None:
     """The same service load on a fresh store with payloads in plain
     (CARE_ENCRYPT_EVENTS=false): what per-patient sealing costs over HTTP."""
@@ -254,12 +219,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
         print(f"  no-op    {floor.line()}")
         print(f"  service / no-op floor: {ratio(service.rate, floor.rate)}")
         if backend == "postgres":
-            inserts = pgbench(settings, args.connections, args.seconds)
+            tps, latency = pgbench(settings, args.connections, args.seconds)
             print(
-                f"  pgbench  {inserts.rate:8,.0f} single-row INSERTs/s "
-                f"(latency average {inserts.p50:.1f} ms)"
+                f"  pgbench  {tps:8,.0f} single-row INSERTs/s "
+                f"(latency average {latency:.1f} ms)"
             )
-            print(f"  service / pgbench INSERT: {ratio(service.rate, inserts.rate)}")
+            print(f"  service / pgbench INSERT: {ratio(service.rate, tps)}")
             print(f"  SQL statements per command: {per_command:.1f}")
         target = "met" if service.p99 < 50 else "NOT met"
         print(f"  service p99 {service.p99:.1f} ms (target < 50 ms: {target})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import sqlite3
@@ -242,3 +243,40 @@ def child_process(
             process.kill()
             process.wait()
         log.close()
+
+
+def pgbench(
+    settings: Settings, clients: int, seconds: float, *, locked: bool = False
+) -> tuple[float, float]:
+    """pgbench on the store's database: one single-row INSERT (about the size of
+    a stored event) per transaction, `clients` clients for `seconds`; `locked`:
+    inside `LOCK TABLE ... IN EXCLUSIVE MODE`. Its tps and average latency (ms)."""
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is missing: apt-get install postgresql-contrib")
+    pg = settings.postgres
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_inserts "
+            "(id bigserial PRIMARY KEY, payload bytea NOT NULL)"
+        )
+    insert = (
+        "INSERT INTO bench_inserts (payload) VALUES (decode(repeat('ab', 400), 'hex'));"
+    )
+    body = (
+        f"BEGIN;\nLOCK TABLE bench_inserts IN EXCLUSIVE MODE;\n{insert}\nCOMMIT;\n"
+        if locked
+        else f"{insert}\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(body)
+        script.flush()
+        done = subprocess.run(
+            ["pgbench", "-n", "-h", pg["host"], "-p", pg["port"], "-U", pg["user"],
+             "-c", str(clients), "-j", "2", "-T", str(int(seconds)),
+             "-f", script.name, pg["dbname"]],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    tps = re.search(r"tps = ([\d.]+) \(without", done.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    assert tps is not None and latency is not None, done.stdout
+    return float(tps.group(1)), float(latency.group(1))

@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import re
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import psycopg
-
-from bench.support import fresh_store, machine, ratio
+from bench.support import fresh_store, machine, p50_p99, pgbench, ratio
 from domain import commands as cmd
 from domain.values import Actor, PrincipalRole
 from infra.eventstore import build_application
@@ -98,44 +92,6 @@ def writer_process(
     out.put(latencies)
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
-
-
-def pgbench(settings: Settings, clients: int, seconds: float, locked: bool) -> float:
-    """pgbench's tps for one single-row INSERT per transaction (`locked`: inside
-    an exclusive table lock), `clients` clients."""
-    if shutil.which("pgbench") is None:
-        raise RuntimeError("pgbench is missing: apt-get install postgresql-contrib")
-    pg = settings.postgres
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_inserts "
-            "(id bigserial PRIMARY KEY, payload bytea NOT NULL)"
-        )
-    insert = (
-        "INSERT INTO bench_inserts (payload) VALUES (decode(repeat('ab', 400), 'hex'));"
-    )
-    body = (
-        f"BEGIN;\nLOCK TABLE bench_inserts IN EXCLUSIVE MODE;\n{insert}\nCOMMIT;\n"
-        if locked
-        else f"{insert}\n"
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(body)
-        script.flush()
-        done = subprocess.run(
-            ["pgbench", "-n", "-h", pg["host"], "-p", pg["port"], "-U", pg["user"],
-             "-c", str(clients), "-j", "2", "-T", str(int(seconds)),
-             "-f", script.name, pg["dbname"]],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-    found = re.search(r"tps = ([\d.]+) \(without", done.stdout)
-    assert found is not None, done.stdout
-    return float(found.group(1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=2)
@@ -171,10 +127,10 @@ def main() -> None:
         for process in processes:
             process.join()
         rate = len(latencies) / args.seconds
-        plain = pgbench(settings, writers, args.seconds, locked=False)
-        locked = pgbench(settings, writers, args.seconds, locked=True)
-    print(f"  commands   {rate:8,.0f}/s, p50 {percentile(latencies, 0.5):6.1f} ms, "
-          f"p99 {percentile(latencies, 0.99):6.1f} ms")  # fmt: skip
+        plain, _ = pgbench(settings, writers, args.seconds)
+        locked, _ = pgbench(settings, writers, args.seconds, locked=True)
+    p50, p99 = p50_p99(latencies)
+    print(f"  commands   {rate:8,.0f}/s, p50 {p50:6.1f} ms, p99 {p99:6.1f} ms")
     print(f"  pgbench single-row INSERT        {plain:8,.0f} tps")
     print(f"  pgbench INSERT under LOCK TABLE  {locked:8,.0f} tps")
     print(f"  commands / pgbench INSERT: {ratio(rate, plain)}")
