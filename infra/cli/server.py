@@ -51,15 +51,26 @@ class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         super().connection_made(transport)
 
 
-def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
-    """A TCP socket listening on (host, port) beside others bound with SO_REUSEPORT
-    (the kernel spreads new connections over all of them)."""
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) with SO_REUSEPORT, beside the others
+    bound so (closed again if it cannot bind)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A TCP socket listening on (host, port) beside others bound with SO_REUSEPORT
+    (the kernel spreads new connections over all of them)."""
+    sock = reuseport_socket(host, port)
+    try:
         sock.listen(backlog)
     except OSError:
         sock.close()
@@ -98,15 +109,9 @@ def run_server(app: str, *, host: str, port: int, workers: int, **options: Any) 
     # Held by the parent while it supervises: the port stays this service's
     # (another process cannot take it without SO_REUSEPORT of the same user), and
     # a port of 0 is resolved once for every worker. It never accepts.
-    holder = socket.socket(
-        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
-    )
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        holder.bind((host, port))
+        holder = reuseport_socket(host, port)
     except OSError as error:
-        holder.close()
         log.error("cannot listen on %s:%d: %s", host, port, error)
         sys.exit(STARTUP_FAILURE)
     try:
