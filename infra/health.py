@@ -72,7 +72,10 @@ class StoreHealth:
         """Whether the store answers a query within `timeout` seconds.
 
         One check runs at a time; callers arriving meanwhile wait for the same one,
-        so a slow database never piles checks up.
+        so a slow database never piles checks up. A check that fails opens the
+        circuit as a request's failure would (a busy pool does not). One that is
+        only slow does not: a loaded database is not an absent one, and requests
+        that find it away open the circuit themselves.
         """
         with self._lock:
             if self._check is None or self._check.done():
@@ -81,10 +84,9 @@ class StoreHealth:
         try:
             check.result(timeout=timeout)
         except FutureTimeout:
-            self.failed()
             return False
-        except Exception:
-            self.failed()
+        except Exception as error:
+            self.failed(error)
             return False
         return True
 

@@ -81,6 +81,47 @@ def test_a_wait_for_a_busy_pool_does_not_open_the_circuit(container: Container):
     assert container.health.ready(timeout=2)
 
 
+def test_a_readiness_check_slowed_by_a_busy_pool_does_not_open_the_circuit(
+    container: Container,
+):
+    # given the only connection held by another request
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with container.pool().connection():
+            taken.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(5)
+    try:
+        # when readiness is asked, once with less patience than the pool's wait
+        # (the check is slow) and once with more (the check fails on the pool)
+        slow = container.health.ready(timeout=0.05)
+        refused = container.health.ready(timeout=2)
+        # then the service is not ready, but the store is not presumed down
+        assert (slow, refused) == (False, False)
+        assert not container.health.presumed_down()
+    finally:
+        release.set()
+        holder.join()
+    # and readiness returns with the connection
+    assert container.health.ready(timeout=2)
+
+
+def test_a_readiness_check_on_an_unreachable_database_opens_the_circuit(
+    container: Container, proxy: TcpProxy
+):
+    # given the database gone away
+    proxy.cut()
+    # when readiness is asked, with time for the connection attempt to fail
+    ready = container.health.ready(timeout=5)
+    # then the service is not ready and the next requests are told at once
+    assert ready is False
+    assert container.health.presumed_down()
+
+
 def test_an_unreachable_database_opens_the_circuit(
     container: Container, proxy: TcpProxy
 ):
