@@ -11,7 +11,7 @@ commands/s (open loop: a command is sent at its scheduled instant on a free
 keep-alive connection, whatever the answers before it took). A separate
 observer process reads every read model's serving position (the registry row
 the read side's read-your-writes wait reads) every 2 ms and notes when each
-position was first seen. A command's lag in a read model is the time from its
+position was first seen; the load starts once it has made its first poll. A command's lag in a read model is the time from its
 acknowledgement (the answer, carrying the event's position, read by the
 client) to the first observation of that read model at or past the position.
 Prints the rate reached, the command's own p50/p99 (the same run's baseline)
@@ -67,10 +67,15 @@ def _positions_reader(url: str) -> Any:
 
 def observe(url: str, stop_file: Path) -> None:
     """Poll serving positions until `stop_file` exists; print, per read model,
-    the (monotonic time, position) of each change first seen, as one JSON line."""
+    the (monotonic time, position) of each change first seen, as one JSON line.
+
+    The file `<stop_file>.ready` is made after the first poll that read every
+    read model: commands sent before it would count the observer's own start
+    (about 0.4 s here) as their lag."""
     read = _positions_reader(url)
     seen: dict[str, list[tuple[float, int]]] = {}
     polls = 0
+    ready = stop_file.with_name(stop_file.name + ".ready")
     while not stop_file.exists():
         try:
             rows = read()
@@ -82,6 +87,8 @@ def observe(url: str, stop_file: Path) -> None:
             changes = seen.setdefault(name, [])
             if not changes or changes[-1][1] != int(position):
                 changes.append((now, int(position)))
+        if rows and not ready.exists():
+            ready.touch()
         time.sleep(POLL_S)
     print(json.dumps({"polls": polls, "seen": seen}), flush=True)
 
@@ -97,6 +104,12 @@ def observer(url: str) -> Iterator[dict[str, Any]]:
             cwd=Path.cwd(), stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         found: dict[str, Any] = {}
+        ready = stop_file.with_name(stop_file.name + ".ready")
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the observer did not start polling")
+            time.sleep(0.01)
         try:
             yield found
         finally:
