@@ -20,9 +20,20 @@ Row = Mapping[str, Any]
 class Cursor:
     """A DB-API cursor whose rows are read by column name, on either backend."""
 
-    def __init__(self, raw: Any, dialect: Dialect) -> None:
+    def __init__(self, raw: Any, dialect: Dialect, pipeline: Any = None) -> None:
         self.raw = raw
         self.dialect = dialect
+        self.pipeline = pipeline
+
+    def another(self) -> Cursor:
+        """A second cursor in the same transaction, keeping its own results."""
+        return Cursor(self.raw.connection.cursor(), self.dialect, self.pipeline)
+
+    def sync(self) -> None:
+        """Have every statement sent so far run and their results read (a
+        pipelined transaction sends statements without waiting for them)."""
+        if self.pipeline is not None:
+            self.pipeline.sync()
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement written with `?` placeholders."""
@@ -69,8 +80,30 @@ class Database:
             yield Cursor(self._unwrap(raw), self.dialect)
 
     @contextmanager
-    def writing(self) -> Iterator[Cursor]:
-        """A write transaction, committed when the block ends without an error."""
+    def querying(self) -> Iterator[Cursor]:
+        """Reads outside a transaction: each statement on its own, one round trip
+        (BEGIN and ROLLBACK around a single SELECT cost two more on PostgreSQL).
+        For rows that no one changes between the statements."""
+        if isinstance(self.datastore, SQLiteDatastore):
+            with self.reading() as cur:
+                yield cur
+        else:
+            with (
+                self.datastore.get_connection() as connection,
+                connection.cursor() as pg,
+            ):
+                yield Cursor(pg, self.dialect)
+
+    @contextmanager
+    def writing(self, *, pipelined: bool = False) -> Iterator[Cursor]:
+        """A write transaction, committed when the block ends without an error.
+
+        `pipelined` (PostgreSQL): statements are sent without waiting for each
+        answer, and run when a result is needed, at `Cursor.sync()` or at the
+        commit; rowcount and rows are known only after that. A failing statement
+        raises there, and the transaction rolls back. On SQLite, which runs in
+        the process, it changes nothing.
+        """
         if isinstance(self.datastore, SQLiteDatastore):
             # The writer connection takes the process's writer lock; BEGIN
             # IMMEDIATE makes writers in other processes wait rather than fail.
@@ -80,6 +113,14 @@ class Database:
                 raw,
             ):
                 yield Cursor(raw.sqlite_cursor, self.dialect)
+        elif pipelined:
+            with (
+                self.datastore.get_connection() as connection,
+                connection.pipeline() as pipeline,
+                connection.transaction(),
+                connection.cursor() as pg,
+            ):
+                yield Cursor(pg, self.dialect, pipeline)
         else:
             with self.datastore.transaction(commit=True) as pg:
                 yield Cursor(pg, self.dialect)

@@ -126,7 +126,8 @@ class BatchProcessor:
 
     def _loader(self, track: Track) -> Callable[[Sequence[str]], dict[str, bytes]]:
         def load(keys: Sequence[str]) -> dict[str, bytes]:
-            with self.db.reading() as cur:
+            # Only this engine, holding the generation's lock, writes its states.
+            with self.db.querying() as cur:
                 return track.tables.load_states(cur, keys)
 
         return load
@@ -135,19 +136,26 @@ class BatchProcessor:
         self, group: list[Track], outcomes: dict[str, Outcome], *, caught_up: bool
     ) -> None:
         switched = set()
-        with self.db.writing() as cur:
+        # Pipelined: the whole batch costs a round trip or two, not one a statement.
+        with self.db.writing(pipelined=True) as cur:
+            advanced = []
             for track in group:
                 outcome = outcomes[track.key]
-                if not self.registry.advance(
-                    cur, track.gen, outcome.position, outcome.failure
-                ):
-                    raise LostGenerationError(track)
+                moved = cur.another()
+                self.registry.move(moved, track.gen, outcome.position, outcome.failure)
+                advanced.append((track, moved))
                 track.tables.save_states(cur, outcome.states)
                 track.tables.apply(cur, outcome.ops)
                 if track.gen.role == "building" and caught_up and not outcome.failure:
-                    moved = replace(track.gen, position=outcome.position)
-                    if self.registry.switch(cur, moved):
+                    at = replace(track.gen, position=outcome.position)
+                    if self.registry.switch(cur, at):
                         switched.add(track.key)
+            cur.sync()
+            # Before the commit: a generation another worker moved meanwhile
+            # rolls the whole batch back.
+            for track, moved in advanced:
+                if moved.rowcount != 1:
+                    raise LostGenerationError(track)
         for track in group:
             outcome = outcomes[track.key]
             track.gen = replace(

@@ -135,6 +135,15 @@ class Registry:
         self, cur: Cursor, gen: Generation, position: int, failure: Failure | None
     ) -> bool:
         """Move a generation from the position it had to `position`, if nobody did."""
+        self.move(cur, gen, position, failure)
+        cur.sync()
+        return cur.rowcount == 1
+
+    def move(
+        self, cur: Cursor, gen: Generation, position: int, failure: Failure | None
+    ) -> None:
+        """`advance` without waiting: `cur.rowcount` says, once the statement has
+        run (`cur.sync()`), whether it moved (1) or somebody else had (0)."""
         cur.execute(
             f"UPDATE {TABLE} SET position = ?, updated_at = ?, "
             "failed_position = COALESCE(?, failed_position), "
@@ -153,7 +162,6 @@ class Registry:
                 gen.position,
             ),
         )
-        return cur.rowcount == 1
 
     def switch(self, cur: Cursor, building: Generation) -> bool:
         """Serve `building` if it has reached the position of the serving generation."""
