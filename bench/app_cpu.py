@@ -30,15 +30,14 @@ import httpx
 from bench import noop_app
 from bench.command_path import TOKEN, opening, outcome, tokens_file
 from bench.support import BACKENDS, fresh_store, machine, ratio
+from bench.write_path import ACTOR, open_episodes_in
 from domain import commands as cmd
-from domain.values import Actor, PrincipalRole
 from infra.eventstore import build_application
 from infra.settings import Settings
 
 EPISODES = 16
 WARMUP = 50
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-ACTOR = Actor("svc-bench", PrincipalRole.SERVICE)
 
 
 async def _cpu_per_call(call: Callable[[int], Awaitable[None]], count: int) -> float:
@@ -85,20 +84,7 @@ async def _service(settings: Settings, count: int) -> float:
 def _application(settings: Settings, count: int) -> float:
     at = datetime.now(UTC) - timedelta(hours=1)
     with build_application(settings) as app:
-        episodes = [
-            app.handle(
-                cmd.OpenEpisode(
-                    occurred_at=at - timedelta(days=1),
-                    patient_id=f"pt-bench-{n:05d}",
-                    referrer={"id": f"dr-pc-{n}", "name": "Dr P",
-                              "role": "primary_care"},
-                    receiving_service="pain_medicine",
-                    reason="low back pain",
-                ),
-                actor=ACTOR,
-            ).episode_id
-            for n in range(EPISODES)
-        ]  # fmt: skip
+        episodes = open_episodes_in(app, EPISODES)
 
         async def handle(i: int) -> None:
             app.handle(

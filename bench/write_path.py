@@ -22,6 +22,7 @@ from uuid import UUID
 
 from bench.support import fresh_store, machine, p50_p99, pgbench, ratio
 from domain import commands as cmd
+from domain.application import CareEpisodes
 from domain.values import Actor, PrincipalRole
 from infra.eventstore import build_application
 from infra.settings import Settings
@@ -31,22 +32,27 @@ EPISODES_PER_THREAD = 4
 
 
 def open_episodes(settings: Settings, count: int) -> list[UUID]:
-    opened_at = datetime.now(UTC) - timedelta(days=2)
     with build_application(settings) as app:
-        return [
-            app.handle(
-                cmd.OpenEpisode(
-                    occurred_at=opened_at,
-                    patient_id=f"pt-bench-{n:05d}",
-                    referrer={"id": f"dr-pc-{n % 40}", "name": "Dr P",
-                              "role": "primary_care"},
-                    receiving_service="pain_medicine",
-                    reason="low back pain",
-                ),
-                actor=ACTOR,
-            ).episode_id
-            for n in range(count)
-        ]  # fmt: skip
+        return open_episodes_in(app, count)
+
+
+def open_episodes_in(app: CareEpisodes, count: int) -> list[UUID]:
+    """`count` episodes opened two days ago, each by its own patient."""
+    opened_at = datetime.now(UTC) - timedelta(days=2)
+    return [
+        app.handle(
+            cmd.OpenEpisode(
+                occurred_at=opened_at,
+                patient_id=f"pt-bench-{n:05d}",
+                referrer={"id": f"dr-pc-{n % 40}", "name": "Dr P",
+                          "role": "primary_care"},
+                receiving_service="pain_medicine",
+                reason="low back pain",
+            ),
+            actor=ACTOR,
+        ).episode_id
+        for n in range(count)
+    ]  # fmt: skip
 
 
 def writer_process(
