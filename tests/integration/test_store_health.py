@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import psycopg
@@ -51,14 +52,9 @@ def container(settings: Settings) -> Iterator[Container]:
         yield container
 
 
-def failure_of(call) -> BaseException:
-    with pytest.raises(OperationalError) as raised:
-        call()
-    return raised.value
-
-
-def test_a_wait_for_a_busy_pool_does_not_open_the_circuit(container: Container):
-    # given the only connection held by another request
+@contextmanager
+def connection_held(container: Container) -> Iterator[None]:
+    """The pool's only connection held by another thread while the block runs."""
     taken, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -70,11 +66,23 @@ def test_a_wait_for_a_busy_pool_does_not_open_the_circuit(container: Container):
     holder.start()
     taken.wait(5)
     try:
-        # when a request waits for a connection in vain
-        error = failure_of(container.episodes.recorder.max_notification_id)
+        yield
     finally:
         release.set()
         holder.join()
+
+
+def failure_of(call) -> BaseException:
+    with pytest.raises(OperationalError) as raised:
+        call()
+    return raised.value
+
+
+def test_a_wait_for_a_busy_pool_does_not_open_the_circuit(container: Container):
+    # given the only connection held by another request
+    with connection_held(container):
+        # when a request waits for a connection in vain
+        error = failure_of(container.episodes.recorder.max_notification_id)
     # then only that request is refused: the store is not presumed down
     assert container.health.failed(error) is False
     assert not container.health.presumed_down()
@@ -85,17 +93,7 @@ def test_a_readiness_check_slowed_by_a_busy_pool_does_not_open_the_circuit(
     container: Container,
 ):
     # given the only connection held by another request
-    taken, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with container.pool().connection():
-            taken.set()
-            release.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    taken.wait(5)
-    try:
+    with connection_held(container):
         # when readiness is asked, once with less patience than the pool's wait
         # (the check is slow) and once with more (the check fails on the pool)
         slow = container.health.ready(timeout=0.05)
@@ -103,9 +101,6 @@ def test_a_readiness_check_slowed_by_a_busy_pool_does_not_open_the_circuit(
         # then the service is not ready, but the store is not presumed down
         assert (slow, refused) == (False, False)
         assert not container.health.presumed_down()
-    finally:
-        release.set()
-        holder.join()
     # and readiness returns with the connection
     assert container.health.ready(timeout=2)
 
