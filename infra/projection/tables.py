@@ -122,6 +122,60 @@ def states_name(projection: str, generation: int) -> str:
     return _identifier(f"pv_{projection}_g{generation}__states")
 
 
+class _PendingPuts:
+    """The puts of a run not yet written, last put per key, found by the values a
+    remove matches without scanning them all (a batch can hold thousands)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[object, ...], tuple[object, ...]] = {}
+        # Per set of column positions some remove matched on: the keys of the
+        # pending rows by their values at those positions.
+        self._indexes: dict[
+            tuple[int, ...], dict[tuple[object, ...], set[tuple[object, ...]]]
+        ] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._rows)
+
+    def rows(self) -> list[tuple[object, ...]]:
+        """The pending rows, one per key."""
+        return list(self._rows.values())
+
+    def put(self, key: tuple[object, ...], params: tuple[object, ...]) -> None:
+        """A row replaces the pending row of its key."""
+        self._forget(key)
+        self._rows[key] = params
+        for positions, index in self._indexes.items():
+            index.setdefault(tuple(params[i] for i in positions), set()).add(key)
+
+    def remove_matching(self, match: tuple[tuple[int, object], ...]) -> None:
+        """Drop the pending rows whose values equal `match` (position, value)."""
+        positions = tuple(i for i, _ in match)
+        index = self._indexes.get(positions)
+        if index is None:
+            index = {}
+            for key, params in self._rows.items():
+                index.setdefault(tuple(params[i] for i in positions), set()).add(key)
+            self._indexes[positions] = index
+        for key in list(index.get(tuple(value for _, value in match), ())):
+            self._forget(key)
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._indexes.clear()
+
+    def _forget(self, key: tuple[object, ...]) -> None:
+        params = self._rows.pop(key, None)
+        if params is None:
+            return
+        for positions, index in self._indexes.items():
+            values = tuple(params[i] for i in positions)
+            keys = index[values]
+            keys.discard(key)
+            if not keys:
+                del index[values]
+
+
 class GenerationTables:
     """The tables of one projection generation, and how changes reach them."""
 
@@ -154,6 +208,26 @@ class GenerationTables:
             u.statement: u for u in self._upserts.values()
         }
         self._by_statement.update({a.statement: a for a in self._accumulators.values()})
+        self._column_names = {
+            t.name: frozenset(c.name for c in t.columns) for t in projection.tables
+        }
+        # Per table, each column as (name, type, whether it must hold a value).
+        self._put_columns = {
+            t.name: [
+                (c.name, c.type, not c.nullable or c.name in t.key) for c in t.columns
+            ]
+            for t in projection.tables
+        }
+        # Per counters table: its key columns (name, type) and its counters.
+        self._counter_columns = {
+            t.name: (
+                [(n, t.column(n).type) for n in t.key],
+                [c.name for c in t.columns if c.name not in t.key],
+                frozenset(c.name for c in t.columns if c.name not in t.key),
+            )
+            for t in projection.tables
+            if t.counters
+        }
         self._states_upsert = Upsert(
             self.states, [("state_key", "?"), ("state", "?")], ["state_key"]
         )
@@ -192,8 +266,8 @@ class GenerationTables:
         if table.counters:
             raise ValueError(f"{table.name} holds counters: change it by Increment")
         values = change.row if isinstance(change, Put) else change.match
-        unknown = set(values) - {c.name for c in table.columns}
-        if unknown:
+        if not values.keys() <= self._column_names[table.name]:
+            unknown = set(values) - self._column_names[table.name]
             raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
         if isinstance(change, Put):
             upsert = self._upserts[table.name]
@@ -229,31 +303,24 @@ class GenerationTables:
         # remove survives it. A remove whose matches cannot be told from the
         # stored values (JSON, real) runs in its place, after what preceded it.
         removes: list[Op] = []
-        puts: dict[tuple[object, ...], tuple[object, ...]] = {}
+        puts = _PendingPuts()
 
         def flush() -> None:
             for statement, same in groupby(removes, key=lambda op: op.statement):
                 cur.executemany(statement, [op.params for op in same])
             if puts:
-                upsert.run(cur, puts.values())
+                upsert.run(cur, puts.rows())
             removes.clear()
             puts.clear()
 
         for op in run:
             if op.key is not None:
-                puts.pop(op.key, None)
-                puts[op.key] = op.params
+                puts.put(op.key, op.params)
             elif op.match is None:
                 flush()
                 cur.execute(op.statement, op.params)
             else:
-                conditions = op.match
-                for key in [
-                    k
-                    for k, params in puts.items()
-                    if all(params[i] == value for i, value in conditions)
-                ]:
-                    del puts[key]
+                puts.remove_matching(op.match)
                 removes.append(op)
         flush()
 
@@ -288,29 +355,29 @@ class GenerationTables:
     def _put_params(
         self, table: Table, row: Mapping[str, object]
     ) -> tuple[object, ...]:
+        to_db = self.dialect.to_db
         params = []
-        for column in table.columns:
-            value = row.get(column.name)
-            if value is None and (not column.nullable or column.name in table.key):
-                raise ValueError(f"{table.name}.{column.name} may not be null")
-            params.append(self.dialect.to_db(column.type, value))
+        for name, column_type, required in self._put_columns[table.name]:
+            value = row.get(name)
+            if value is None and required:
+                raise ValueError(f"{table.name}.{name} may not be null")
+            params.append(to_db(column_type, value))
         return tuple(params)
 
     def _increment(self, table: Table, change: Increment) -> Op:
         if not table.counters:
             raise ValueError(f"{table.name} holds no counters: Increment needs them")
-        counters = [c for c in table.columns if c.name not in table.key]
-        if set(change.key) != set(table.key):
+        key_columns, counters, counter_names = self._counter_columns[table.name]
+        if change.key.keys() != set(table.key):
             raise ValueError(f"an Increment of {table.name} names its key {table.key}")
-        unknown = set(change.add) - {c.name for c in counters}
-        if unknown:
+        if not change.add.keys() <= counter_names:
+            unknown = set(change.add) - counter_names
             raise ValueError(f"{table.name} has no counter(s) {sorted(unknown)}")
+        to_db = self.dialect.to_db
         key = [
-            self.dialect.to_db(table.column(n).type, change.key[n]) for n in table.key
+            to_db(column_type, change.key[name]) for name, column_type in key_columns
         ]
-        amounts = [
-            self._amount(table, c.name, change.add.get(c.name, 0)) for c in counters
-        ]
+        amounts = [self._amount(table, n, change.add.get(n, 0)) for n in counters]
         statement = self._accumulators[table.name].statement
         return Op(statement, (*key, *amounts), adds=True)
 

@@ -4,6 +4,7 @@ statements equal the same changes run one by one (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -137,3 +138,44 @@ def test_a_batch_of_changes_written_together_equals_them_written_one_by_one(
 
     assert together == one_by_one
     assert kept == ["a", "e", "f", "keep"]
+
+
+def _shuffled_changes(seed: int, count: int) -> list[Change]:
+    """Puts that move rows between episodes and kinds, and removes by episode,
+    by kind, by both and by a real, interleaved: what a big batch of settles holds."""
+    rng = random.Random(seed)
+    episodes = [f"e{n}" for n in range(8)]
+    kinds = ["task", "note", None]
+    changes: list[Change] = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.65:
+            item = f"i{rng.randrange(40)}"
+            score = rng.choice([1.0, 2.5])
+            changes.append(_put(item, rng.choice(episodes), rng.choice(kinds), score))
+        elif roll < 0.8:
+            changes.append(Remove("items", {"episode_id": rng.choice(episodes)}))
+        elif roll < 0.9:
+            changes.append(Remove("items", {"kind": rng.choice(kinds)}))
+        elif roll < 0.97:
+            match = {"episode_id": rng.choice(episodes), "kind": rng.choice(kinds)}
+            changes.append(Remove("items", match))
+        else:
+            changes.append(Remove("items", {"score": 2.5}))
+    return changes
+
+
+def test_a_long_batch_of_moving_rows_written_together_equals_it_one_by_one(
+    app: CareEpisodes,
+):
+    # given 600 changes where a row's key is put again under another episode or
+    # kind, then removes match on its old values and on its new ones
+    changes = _shuffled_changes(seed=7, count=600)
+
+    # when they are written as one batch, and one change per transaction
+    together, kept = _write(app, 1, [changes])
+    one_by_one, _ = _write(app, 2, [[change] for change in changes])
+
+    # then both leave the same rows (and some rows are left to compare)
+    assert together == one_by_one
+    assert 0 < len(kept) <= 42
