@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
@@ -99,6 +99,18 @@ class Conditional:
     def version(self, version: int) -> None:
         """Tag the answer with an episode version; 304 if the caller has it."""
         self._tag(f'"{version}"')
+
+    def holds(self, version: int) -> bool:
+        """Whether the caller's If-None-Match names this episode version."""
+        return self.if_none_match is not None and matches(
+            self.if_none_match, f'"{version}"'
+        )
+
+    def unchanged(self, version: int) -> NoReturn:
+        """304 for a caller whose copy of this version is current (`holds`)."""
+        etag = f'"{version}"'
+        self.response.headers["ETag"] = etag
+        raise NotModified(etag)
 
     def content(self, model: M) -> M:
         """Tag `model` with its content's digest; 304 if the caller has it."""

@@ -4,16 +4,20 @@ representation of an episode (JSON, FHIR): one meaning, one error."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Query
 
+from api.access import Disclosure
+from api.conditional import Conditional
 from api.errors import Problem
 from api.schemas.common import MAX_INT64, Instant
 from domain.application import CareEpisodes
 from domain.reading import EpisodeReading
+from infra.erasure import was_erased
 
 Version = Annotated[
     int | None,
@@ -47,3 +51,45 @@ def episode_loader(
         return episodes.get_episode(episode_id, version=version)
 
     return load
+
+
+@dataclass(frozen=True)
+class _Current:
+    """The caller's copy of the head is current: no reading was made."""
+
+    version: int
+
+
+def episode_for_caller(
+    access: Disclosure,
+    conditional: Conditional,
+    episodes: CareEpisodes,
+    episode_id: UUID,
+    version: int | None,
+    as_of: datetime | None,
+) -> EpisodeReading:
+    """The episode now, at `version` or as of `as_of`, scoped and logged, its
+    version as the ETag; 304 if the caller's If-None-Match names it.
+
+    A caller revalidating its copy of the head (If-None-Match, neither `version`
+    nor `as_of`) is answered from the newest version and the newest event's type
+    (two indexed reads), without folding the episode: a 304 costs the same at 10
+    events as at 10 000. An erased episode still answers 410, whatever it names.
+    """
+    load: Callable[[], EpisodeReading | _Current] = episode_loader(
+        episodes, episode_id, version, as_of
+    )
+    if version is None and as_of is None and conditional.if_none_match is not None:
+        fold = load
+
+        def load() -> EpisodeReading | _Current:
+            head = episodes.head_version(episode_id)
+            if conditional.holds(head) and not was_erased(episodes, episode_id, head):
+                return _Current(head)
+            return fold()
+
+    found = access.episode(episode_id, load)
+    if isinstance(found, _Current):
+        conditional.unchanged(found.version)
+    conditional.version(found.version)
+    return found

@@ -11,22 +11,31 @@ aggregate's load for a command (`repository.get`, without snapshots and with one
 every 100 events: the decision state without the entries), the API body of
 the head reading (`episode_public` and its JSON, as GET /episodes/{id} answers),
 one history page (`history(after=..., limit=--page)` from the middle),
-and the whole history paged through. Every figure is printed with its ratio to
-the shortest episode's, measured in the same run.
+and the whole history paged through; then over HTTP, the service's app in
+process: GET /episodes/{id} (200, the whole body) and the same GET revalidating
+a current copy (`If-None-Match` with its ETag: 304, answered from the head's
+version without folding). Every figure is printed with its ratio to the shortest
+episode's, measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from api.views import episode_public
+from bench.command_path import TOKEN, tokens_file
 from bench.support import BACKENDS, fresh_store, machine
 from domain import commands as cmd
 from domain.application import DECISIONS, CareEpisodes
@@ -125,6 +134,24 @@ def measure(
     return figures
 
 
+def over_http(client: TestClient, episode_id: UUID, repeat: int) -> dict[str, float]:
+    """GET /episodes/{id} in full, and revalidating a copy that is current."""
+    url = f"/episodes/{episode_id}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    full = client.get(url, headers=auth)
+    assert full.status_code == 200, full.text
+    current = {**auth, "If-None-Match": full.headers["etag"]}
+    assert client.get(url, headers=current).status_code == 304
+
+    def get(headers: dict[str, str], status: int) -> None:
+        assert client.get(url, headers=headers).status_code == status
+
+    return {
+        "GET /episodes/{id} over HTTP": median_ms(lambda: get(auth, 200), repeat),
+        "  revalidated (If-None-Match)": median_ms(lambda: get(current, 304), repeat),
+    }
+
+
 def run(backend: str, args: argparse.Namespace) -> None:
     print(f"\n{backend}: {machine()}", flush=True)
     with (
@@ -136,6 +163,16 @@ def run(backend: str, args: argparse.Namespace) -> None:
             each.repository.cache = None  # every read replays (no aggregate cache)
         built = [(n, *build_episode(app, n)) for n in args.lengths]
         results = {n: measure(app, plain, e, n, half, args) for n, e, half in built}
+        with tempfile.TemporaryDirectory() as directory:
+            served = settings.model_copy(
+                update={
+                    "auth_tokens_file": tokens_file(Path(directory)),
+                    "projections_in_process": False,
+                }
+            )
+            with TestClient(create_app(served)) as client:
+                for n, episode_id, _ in built:
+                    results[n].update(over_http(client, episode_id, args.repeat))
     shortest = args.lengths[0]
     names = list(results[shortest])
     header = " | ".join(f"{n:>7,} ev" for n in args.lengths)

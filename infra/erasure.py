@@ -188,10 +188,14 @@ def erased_history(episodes: CareEpisodes, episode_id: UUID) -> list[ErasedEntry
     return entries
 
 
-def was_erased(episodes: CareEpisodes, episode_id: UUID) -> bool:
+def was_erased(
+    episodes: CareEpisodes, episode_id: UUID, head: int | None = None
+) -> bool:
     """Whether the episode's patient data was erased: its newest stored event is
-    the EpisodeErased that every erasure appends (nothing may follow it)."""
-    head = episodes.records.select_head_version(episode_id)
+    the EpisodeErased that every erasure appends (nothing may follow it). `head`:
+    the newest version, when the caller has just read it."""
+    if head is None:
+        head = episodes.records.select_head_version(episode_id)
     if head is None:
         return False
     newest = episodes.records.select_episode_records(episode_id, gt=head - 1)

@@ -10,7 +10,7 @@ from api.access import DisclosureDep
 from api.auth import Writer
 from api.conditional import ConditionalDep, expected_version
 from api.deps import EpisodesDep, IndexDep
-from api.episode_reads import AsOf, Version, episode_loader
+from api.episode_reads import AsOf, Version, episode_for_caller
 from api.errors import Problem
 from api.openapi import NOT_MODIFIED, problems
 from api.paging import (
@@ -263,9 +263,9 @@ def get_episode(
     """The episode now, at `version`, or as the store held it at `as_of` (recorded
     time). The `ETag` is the version shown: `If-None-Match` with it answers 304.
     A physician reads only the episodes it referred."""
-    load = episode_loader(episodes, episode_id, version, as_of)
-    episode = access.episode(episode_id, load)
-    conditional.version(episode.version)
+    episode = episode_for_caller(
+        access, conditional, episodes, episode_id, version, as_of
+    )
     return episode_public(episode)
 
 

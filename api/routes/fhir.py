@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from api.access import DisclosureDep
 from api.conditional import ConditionalDep
 from api.deps import EpisodesDep
-from api.episode_reads import AsOf, Version, episode_loader
+from api.episode_reads import AsOf, Version, episode_for_caller
 from api.openapi import NOT_MODIFIED, problems
 from projections.fhir_export import episode_bundle
 
@@ -64,9 +64,9 @@ def get_episode_fhir(
     """The episode now, at `version`, or as the store held it at `as_of`, as a FHIR
     R4 Bundle; logged and scoped as GET /episodes/{id} is (a physician reads only the
     episodes it referred). The `ETag` is the version shown."""
-    load = episode_loader(episodes, episode_id, version, as_of)
-    reading = access.episode(episode_id, load)
-    conditional.version(reading.version)
+    reading = episode_for_caller(
+        access, conditional, episodes, episode_id, version, as_of
+    )
     return fhir_response(
         episode_bundle(reading, fhir_base(request)), ETag=f'"{reading.version}"'
     )

@@ -446,3 +446,68 @@ def test_history_pages_read_only_their_own_versions(api):
     ).json()
     assert [i["version"] for i in rest["items"]] == [4, 5, 6, 7, 8]
     assert rest["next_cursor"] is None
+
+
+def _revalidate(api, url: str, tag: str, role: str = "auditor"):
+    return api.client.get(url, headers={**auth(role), "If-None-Match": tag})
+
+
+@pytest.mark.parametrize("url", ["/episodes/{id}", "/episodes/{id}/fhir"])
+def test_revalidating_the_head_answers_304_while_it_is_current_and_the_new_state_after(
+    api, url
+):
+    # given an episode at version 2, read once
+    episode_id = api.open()
+    api.command(episode_id, "diagnostics", b.mri())
+    url = url.format(id=episode_id)
+    assert api.get(url).headers["etag"] == '"2"'
+
+    # when its reader revalidates the copy: 304, the same tag, no body
+    current = _revalidate(api, url, '"2"')
+    assert (current.status_code, current.headers["etag"], current.content) == (
+        304,
+        '"2"',
+        b"",
+    )
+    # (a weak tag, and a list holding the tag, are the same copy)
+    assert _revalidate(api, url, 'W/"9", W/"2"').status_code == 304
+
+    # then after another event the same copy is stale: the new state, tagged 3
+    api.command(episode_id, "outcomes")
+    stale = _revalidate(api, url, '"2"')
+    assert (stale.status_code, stale.headers["etag"]) == (200, '"3"')
+    assert _revalidate(api, url, "*").status_code == 304
+
+
+def test_revalidating_the_head_does_not_fold_the_episode(api, monkeypatch):
+    # given an episode whose fold would fail if it were made
+    episode_id = api.open()
+    episodes = api.client.app.state.container.episodes
+
+    def not_folded(*args, **kwargs):
+        raise AssertionError("a current copy's revalidation folded the episode")
+
+    monkeypatch.setattr(episodes, "get_episode", not_folded)
+    # when a current copy is revalidated: 304 without reading the events
+    response = _revalidate(api, f"/episodes/{episode_id}", '"1"')
+    assert response.status_code == 304
+    # and the read is in the accounting of disclosures as any read of it is
+    monkeypatch.undo()
+    body = api.get("/patients/pt-0001/disclosures").json()
+    assert [(d["action"], d["episode_ids"]) for d in body["items"]] == [
+        ("GET /episodes/{episode_id}", [episode_id])
+    ]
+
+
+def test_revalidation_keeps_the_scope_and_the_404_of_every_read(api):
+    # given an episode a physician did not refer, and one that does not exist
+    episode_id = api.open()
+    missing = f"/episodes/{uuid4()}"
+    # then naming any copy ("*") does not get past the scope or the 404
+    revalidated = _revalidate(api, f"/episodes/{episode_id}", "*", "other_physician")
+    assert_problem(revalidated, 403, "forbidden")
+    assert_problem(_revalidate(api, missing, "*", "physician"), 403, "forbidden")
+    assert_problem(_revalidate(api, missing, "*"), 404, "episode-not-found")
+    # and a past version is read as before (its tag is its version)
+    past = _revalidate(api, f"/episodes/{episode_id}?version=1", '"1"')
+    assert past.status_code == 304
