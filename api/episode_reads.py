@@ -71,21 +71,28 @@ def episode_for_caller(
     """The episode now, at `version` or as of `as_of`, scoped and logged, its
     version as the ETag; 304 if the caller's If-None-Match names it.
 
-    A caller revalidating its copy of the head (If-None-Match, neither `version`
-    nor `as_of`) is answered from the newest version and the newest event's type
+    A caller revalidating its copy of the head, or of a past version (If-None-Match,
+    no `as_of`), is answered from the newest version and the newest event's type
     (two indexed reads), without folding the episode: a 304 costs the same at 10
-    events as at 10 000. An erased episode still answers 410, whatever it names.
+    events as at 10 000. A past version never changes (an amendment is a later
+    event), so its copy is current while the episode reaches it. An erased
+    episode still answers 410, whatever it names.
     """
     load: Callable[[], EpisodeReading | _Current] = episode_loader(
         episodes, episode_id, version, as_of
     )
-    if version is None and as_of is None and conditional.if_none_match is not None:
+    if as_of is None and conditional.if_none_match is not None:
         fold = load
 
         def load() -> EpisodeReading | _Current:
             head = episodes.head_version(episode_id)
-            if conditional.holds(head) and not was_erased(episodes, episode_id, head):
-                return _Current(head)
+            shown = head if version is None else version
+            if (
+                shown <= head
+                and conditional.holds(shown)
+                and not was_erased(episodes, episode_id, head)
+            ):
+                return _Current(shown)
             return fold()
 
     found = access.episode(episode_id, load)

@@ -13,8 +13,8 @@ the head reading (`episode_public` and its JSON, as GET /episodes/{id} answers),
 one history page (`history(after=..., limit=--page)` from the middle),
 and the whole history paged through; then over HTTP, the service's app in
 process: GET /episodes/{id} (200, the whole body) and the same GET revalidating
-a current copy (`If-None-Match` with its ETag: 304, answered from the head's
-version without folding). Every figure is printed with its ratio to the shortest
+a current copy of the head and of version N/2 (`If-None-Match` with its ETag:
+304, answered from the head's version without folding). Every figure is printed with its ratio to the shortest
 episode's, measured in the same run.
 """
 
@@ -134,21 +134,33 @@ def measure(
     return figures
 
 
-def over_http(client: TestClient, episode_id: UUID, repeat: int) -> dict[str, float]:
-    """GET /episodes/{id} in full, and revalidating a copy that is current."""
+def over_http(
+    client: TestClient, episode_id: UUID, length: int, repeat: int
+) -> dict[str, float]:
+    """GET /episodes/{id} in full, and revalidating a copy that is current, of the
+    head and of version N/2."""
     url = f"/episodes/{episode_id}"
+    past = f"{url}?version={max(1, length // 2)}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    full = client.get(url, headers=auth)
-    assert full.status_code == 200, full.text
-    current = {**auth, "If-None-Match": full.headers["etag"]}
-    assert client.get(url, headers=current).status_code == 304
 
-    def get(headers: dict[str, str], status: int) -> None:
-        assert client.get(url, headers=headers).status_code == status
+    def tagged(at: str) -> dict[str, str]:
+        full = client.get(at, headers=auth)
+        assert full.status_code == 200, full.text
+        return {**auth, "If-None-Match": full.headers["etag"]}
+
+    current, current_past = tagged(url), tagged(past)
+
+    def get(at: str, headers: dict[str, str], status: int) -> None:
+        assert client.get(at, headers=headers).status_code == status
 
     return {
-        "GET /episodes/{id} over HTTP": median_ms(lambda: get(auth, 200), repeat),
-        "  revalidated (If-None-Match)": median_ms(lambda: get(current, 304), repeat),
+        "GET /episodes/{id} over HTTP": median_ms(lambda: get(url, auth, 200), repeat),
+        "  revalidated (If-None-Match)": median_ms(
+            lambda: get(url, current, 304), repeat
+        ),
+        "  version N/2 revalidated": median_ms(
+            lambda: get(past, current_past, 304), repeat
+        ),
     }
 
 
@@ -172,7 +184,7 @@ def run(backend: str, args: argparse.Namespace) -> None:
             )
             with TestClient(create_app(served)) as client:
                 for n, episode_id, _ in built:
-                    results[n].update(over_http(client, episode_id, args.repeat))
+                    results[n].update(over_http(client, episode_id, n, args.repeat))
     shortest = args.lengths[0]
     names = list(results[shortest])
     header = " | ".join(f"{n:>7,} ev" for n in args.lengths)

@@ -508,6 +508,28 @@ def test_revalidation_keeps_the_scope_and_the_404_of_every_read(api):
     assert_problem(revalidated, 403, "forbidden")
     assert_problem(_revalidate(api, missing, "*", "physician"), 403, "forbidden")
     assert_problem(_revalidate(api, missing, "*"), 404, "episode-not-found")
-    # and a past version is read as before (its tag is its version)
-    past = _revalidate(api, f"/episodes/{episode_id}?version=1", '"1"')
-    assert past.status_code == 304
+    # and a version the episode has not reached is not found, whatever is named
+    ahead = _revalidate(api, f"/episodes/{episode_id}?version=5", '"5"')
+    assert_problem(ahead, 404, "episode-not-found")
+
+
+def test_revalidating_a_past_version_answers_304_without_a_fold(api, monkeypatch):
+    # given an episode at version 3, its version 2 read once
+    episode_id = api.open()
+    api.command(episode_id, "diagnostics", b.mri())
+    api.command(episode_id, "outcomes")
+    url = f"/episodes/{episode_id}?version=2"
+    assert api.get(url).headers["etag"] == '"2"'
+    episodes = api.client.app.state.container.episodes
+
+    def not_folded(*args, **kwargs):
+        raise AssertionError("a current copy's revalidation folded the episode")
+
+    monkeypatch.setattr(episodes, "get_episode", not_folded)
+    # then that copy stays current as the episode grows: a past version never changes
+    assert _revalidate(api, url, '"2"').status_code == 304
+    monkeypatch.undo()
+    # and a copy of another version gets version 2 in full
+    other = _revalidate(api, url, '"3"')
+    assert (other.status_code, other.headers["etag"]) == (200, '"2"')
+    assert other.json()["version"] == 2
