@@ -55,7 +55,7 @@ def episode_loader(
 
 @dataclass(frozen=True)
 class _Current:
-    """The caller's copy of the head is current: no reading was made."""
+    """The caller's copy of the version shown is current: no reading was made."""
 
     version: int
 

@@ -479,15 +479,20 @@ def test_revalidating_the_head_answers_304_while_it_is_current_and_the_new_state
     assert _revalidate(api, url, "*").status_code == 304
 
 
-def test_revalidating_the_head_does_not_fold_the_episode(api, monkeypatch):
-    # given an episode whose fold would fail if it were made
-    episode_id = api.open()
-    episodes = api.client.app.state.container.episodes
+def _fold_fails(api, monkeypatch) -> None:
+    """Make the application's fold of an episode fail until monkeypatch.undo()."""
 
     def not_folded(*args, **kwargs):
         raise AssertionError("a current copy's revalidation folded the episode")
 
+    episodes = api.client.app.state.container.episodes
     monkeypatch.setattr(episodes, "get_episode", not_folded)
+
+
+def test_revalidating_the_head_does_not_fold_the_episode(api, monkeypatch):
+    # given an episode whose fold would fail if it were made
+    episode_id = api.open()
+    _fold_fails(api, monkeypatch)
     # when a current copy is revalidated: 304 without reading the events
     response = _revalidate(api, f"/episodes/{episode_id}", '"1"')
     assert response.status_code == 304
@@ -520,13 +525,9 @@ def test_revalidating_a_past_version_answers_304_without_a_fold(api, monkeypatch
     api.command(episode_id, "outcomes")
     url = f"/episodes/{episode_id}?version=2"
     assert api.get(url).headers["etag"] == '"2"'
-    episodes = api.client.app.state.container.episodes
-
-    def not_folded(*args, **kwargs):
-        raise AssertionError("a current copy's revalidation folded the episode")
-
-    monkeypatch.setattr(episodes, "get_episode", not_folded)
-    # then that copy stays current as the episode grows: a past version never changes
+    _fold_fails(api, monkeypatch)
+    # then that copy is current though the episode is at 3: a past version never
+    # changes, and its revalidation reads none of the events
     assert _revalidate(api, url, '"2"').status_code == 304
     monkeypatch.undo()
     # and a copy of another version gets version 2 in full
