@@ -14,8 +14,8 @@ one history page (`history(after=..., limit=--page)` from the middle),
 and the whole history paged through; then over HTTP, the service's app in
 process: GET /episodes/{id} (200, the whole body) and the same GET revalidating
 a current copy of the head and of version N/2 (`If-None-Match` with its ETag:
-304, answered from the head's version without folding). Every figure is printed with its ratio to the shortest
-episode's, measured in the same run.
+304, answered from the head's version without folding). Every figure is
+printed with its ratio to the shortest episode's, measured in the same run.
 """
 
 from __future__ import annotations
