@@ -11,9 +11,10 @@ commands/s (open loop: a command is sent at its scheduled instant on a free
 keep-alive connection, whatever the answers before it took). A separate
 observer process reads every read model's serving position (the registry row
 the read side's read-your-writes wait reads) every 2 ms and notes when each
-position was first seen; the load starts once it has made its first poll. A command's lag in a read model is the time from its
-acknowledgement (the answer, carrying the event's position, read by the
-client) to the first observation of that read model at or past the position.
+position was first seen; the load starts once it has made its first poll. A
+command's lag in a read model is the time from its acknowledgement (the answer,
+carrying the event's position, read by the client) to the first observation of
+that read model at or past the position.
 Prints the rate reached, the command's own p50/p99 (the same run's baseline)
 and per read model the lag's p50/p99 and its ratio to the command's p99.
 """
