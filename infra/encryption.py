@@ -16,6 +16,7 @@ from the key id in the episode's first stored payload.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -94,6 +95,20 @@ class PatientMapper(Mapper[UUID]):
             state=state,
         )
         return super().to_domain_event(plain)
+
+    def prefetch(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Open the keys of many stored events at once, before decoding them one
+        by one (a projection batch or an export names hundreds of patients)."""
+        if self.keys is None:
+            return
+        key_ids = set()
+        for stored in stored_events:
+            try:
+                if is_sealed(stored.state):
+                    key_ids.add(key_id_of(stored.state))
+            except SealError:
+                continue  # decoding it says what is wrong with it
+        self.keys.prefetch(key_ids)
 
     def key_of_episode(self, episode_id: UUID) -> UUID | None:
         """The id of the data key that seals an episode's payloads (None: plain)."""
@@ -230,3 +245,10 @@ def data_keys(app: CareEpisodes) -> DataKeys | None:
     """The data keys `app` seals with (None: encryption is off)."""
     mapper = app.mapper
     return mapper.keys if isinstance(mapper, PatientMapper) else None
+
+
+def prefetch_keys(app: CareEpisodes, stored_events: Iterable[StoredEvent]) -> None:
+    """Open the data keys of many stored events at once (nothing when off)."""
+    mapper = app.mapper
+    if isinstance(mapper, PatientMapper):
+        mapper.prefetch(stored_events)

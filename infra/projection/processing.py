@@ -20,6 +20,7 @@ from domain.application import CareEpisodes
 from domain.errors import PatientDataErased
 from domain.events import EpisodeEvent
 from infra.database import Database
+from infra.encryption import prefetch_keys
 from infra.projection.batch import BatchEvent, Outcome, run_batch
 from infra.projection.locks import lock_key
 from infra.projection.registry import Failure, Generation, Registry
@@ -83,6 +84,7 @@ class BatchProcessor:
         if not notifications and all(t.gen.role != "building" for t in group):
             return False
         wanted = set().union(*(t.topics for t in group))
+        prefetch_keys(self.app, [n for n in notifications if n.topic in wanted])
         events = [self._event(n, wanted) for n in notifications]
         try:
             outcomes = self._outcomes(group, events, start)

@@ -8,18 +8,20 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from pydantic import SecretStr
 
 from domain import commands as cmd
 from domain.errors import PatientDataErased
 from domain.values import Actor, PrincipalRole
 from infra.bootstrap import bootstrap
-from infra.crypto import MasterKey, SealError
+from infra.crypto import MasterKey, SealError, key_id_of
 from infra.database import Database
 from infra.demo import anchor_on, load
-from infra.encryption import data_keys
+from infra.encryption import data_keys, prefetch_keys
 from infra.erasure import ErasedEntry, erase_patient, erased_history
 from infra.eventstore import chained_recorder
+from infra.keys import KeyErased
 from infra.projection.rebuild import rebuild
 from infra.settings import Settings
 from infra.verify import verify_store
@@ -297,6 +299,71 @@ def test_a_key_whose_events_were_not_stored_is_carried_by_the_next_append(
     assert keys.rides("?") == []
     assert str(made) in {row["key_id"] for row in key_rows(container)}
     assert keys.erase_patient("pt-lost-append", uuid4(), b.at(1)) == [made]
+
+
+def test_a_batchs_keys_open_with_one_read_and_each_key_still_tells_its_fault(
+    settings, monkeypatch
+):
+    with bootstrap(settings) as writer, bootstrap(settings) as reader:
+        made = writer.episodes
+        for patient in ("pt-a", "pt-b", "pt-c", "pt-gone"):
+            ps.open_episode(made, patient_id=patient)
+        written = data_keys(made)
+        keys = data_keys(reader.episodes)
+        assert written is not None and keys is not None
+        a, b_, c, gone = (
+            written.key_of_patient(p) for p in ("pt-a", "pt-b", "pt-c", "pt-gone")
+        )
+        assert None not in (a, b_, c, gone)
+        assert written.erase_patient("pt-gone", uuid4(), b.at(1)) == [gone]
+        reads = 0
+        querying = keys.db.querying
+
+        def counted():
+            nonlocal reads
+            reads += 1
+            return querying()
+
+        monkeypatch.setattr(keys.db, "querying", counted)
+        monkeypatch.setattr("infra.keys.PREFETCH_CHUNK", 2)
+        # when another process opens a batch naming three live keys, an erased
+        # one and one that never existed
+        keys.prefetch([a, b_, gone, uuid4(), a])
+        # then the four distinct unknown keys took two reads (chunks of two),
+        # and keys it holds already take none
+        assert reads == 2
+        keys.prefetch([a, b_])
+        assert reads == 2
+        # and the two live keys it read are held: they open with their rows gone
+        with Database(made).writing() as cur:
+            cur.execute("DELETE FROM data_keys WHERE key_id IN (?, ?, ?)",
+                        (str(a), str(b_), str(c)))  # fmt: skip
+        keys.cipher(a)
+        keys.cipher(b_)
+        # while a key it did not read is looked up alone, and an erased key is
+        # still told apart from a missing one
+        with pytest.raises(SealError, match="missing"):
+            keys.cipher(c)
+        with pytest.raises(KeyErased):
+            keys.cipher(gone)
+
+
+def test_prefetching_the_keys_of_plain_or_broken_payloads_reads_nothing(
+    container, monkeypatch
+):
+    keys = data_keys(container.episodes)
+    assert keys is not None
+    asked: list[set[UUID]] = []
+    monkeypatch.setattr(keys, "prefetch", lambda ids: asked.append(set(ids)))
+    episode = ps.open_episode(container.episodes, patient_id="pt-plain")
+    [sealed] = chained_recorder(container.episodes).select_events(episode)
+    broken = [
+        StoredEvent(sealed.originator_id, 9, sealed.topic, state)
+        for state in (b"\x02", b"\x01short", b'{"plain": true}')
+    ]
+    prefetch_keys(container.episodes, [*broken, sealed])
+    # the broken and plain payloads are left for decoding to judge
+    assert asked == [{key_id_of(sealed.state)}]
 
 
 # -- master key rotation -----------------------------------------------------------
