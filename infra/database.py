@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -24,6 +25,7 @@ class Cursor:
         self.raw = raw
         self.dialect = dialect
         self.pipeline = pipeline
+        self._raw: psycopg.RawCursor[Any] | None = None
 
     def another(self) -> Cursor:
         """A second cursor in the same transaction, keeping its own results."""
@@ -39,6 +41,20 @@ class Cursor:
         """Run one statement written with `?` placeholders."""
         self.raw.execute(self.dialect.sql(statement), tuple(params))
         return self
+
+    def execute_raw(self, statement: str, params: Sequence[Any]) -> None:
+        """Run one statement already in the backend's spelling (`Dialect.numbered`).
+
+        On PostgreSQL it goes through a raw cursor, which sends it as it is:
+        psycopg parses a `%s` statement again on every run when it is long, which
+        a multi-row insert of thousands of parameters is.
+        """
+        if self.dialect.placeholder == "?":
+            self.raw.execute(statement, tuple(params))
+            return
+        if self._raw is None:
+            self._raw = psycopg.RawCursor(self.raw.connection)
+        self._raw.execute(statement, params)
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per parameter row."""

@@ -148,6 +148,16 @@ class Dialect:
             return float(value)
         return value
 
+    def numbered(self, template: str, first: int) -> str:
+        """`template` (written with `?`) in the backend's own spelling for
+        `Cursor.execute_raw`: PostgreSQL's placeholders numbered from `first`
+        (`$1`, `$2`, …), SQLite's left as they are."""
+        if self.placeholder == "?":
+            return template
+        parts = template.split("?")
+        numbered = [f"{part}${first + i}" for i, part in enumerate(parts[:-1])]
+        return "".join(numbered) + parts[-1]
+
     def value_placeholder(self, column_type: ColumnType) -> str:
         """The `?` placeholder of a value written to a column of `column_type`."""
         return self.json_placeholder if column_type == "json" else "?"

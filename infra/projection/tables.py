@@ -34,24 +34,59 @@ class Op(NamedTuple):
     when comparing stored values tells exactly which rows it matches."""
 
 
+class _Rows:
+    """A multi-row INSERT: `head`, one `row` of placeholders per row, `tail`; its
+    text for n rows in the backend's spelling, each numbered row made once."""
+
+    def __init__(self, head: str, row: str, tail: str, width: int, dialect: Dialect):
+        self.head, self.row, self.tail, self.width = head, row, tail, width
+        self.dialect = dialect
+        self.statement = head + row + tail
+        self.chunk = max(1, min(500, MAX_PARAMS // width))
+        self._numbered: list[str] = []
+
+    def run(self, cur: Cursor, rows: Sequence[tuple[object, ...]]) -> None:
+        """Insert rows, `chunk` per statement."""
+        for i in range(0, len(rows), self.chunk):
+            chunk = rows[i : i + self.chunk]
+            cur.execute_raw(
+                self._text(len(chunk)), [value for row in chunk for value in row]
+            )
+
+    def _text(self, count: int) -> str:
+        numbered = self._numbered
+        while len(numbered) < count:
+            first = len(numbered) * self.width + 1
+            numbered.append(self.dialect.numbered(self.row, first))
+        return self.head + ", ".join(numbered[:count]) + self.tail
+
+
 class Upsert:
     """INSERT … ON CONFLICT DO UPDATE for one table, one or many rows at a time."""
 
     def __init__(
-        self, table: str, columns: Sequence[tuple[str, str]], key: Sequence[str]
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        key: Sequence[str],
+        dialect: Dialect,
     ):
         names = [name for name, _ in columns]
         rest = [n for n in names if n not in key]
-        self.head = f"INSERT INTO {table} ({quoted(names)}) VALUES "
-        self.row = f"({', '.join(placeholder for _, placeholder in columns)})"
-        self.tail = f" ON CONFLICT ({quoted(key)}) DO " + (
-            "UPDATE SET " + ", ".join(f'"{n}" = excluded."{n}"' for n in rest)
-            if rest
-            else "NOTHING"
+        self._rows = _Rows(
+            f"INSERT INTO {table} ({quoted(names)}) VALUES ",
+            f"({', '.join(placeholder for _, placeholder in columns)})",
+            f" ON CONFLICT ({quoted(key)}) DO "
+            + (
+                "UPDATE SET " + ", ".join(f'"{n}" = excluded."{n}"' for n in rest)
+                if rest
+                else "NOTHING"
+            ),
+            len(names),
+            dialect,
         )
-        self.statement = self.head + self.row + self.tail
+        self.statement = self._rows.statement
         self.key_indexes = [names.index(k) for k in key]
-        self.chunk = max(1, min(500, MAX_PARAMS // len(names)))
 
     def key_of(self, params: Sequence[object]) -> tuple[object, ...]:
         """The key values of one row's parameters."""
@@ -62,26 +97,26 @@ class Upsert:
         # Per key only the last row counts, and one statement may not touch a
         # row twice: keep the last of each key.
         latest = {self.key_of(row): row for row in rows}
-        unique = list(latest.values())
-        for i in range(0, len(unique), self.chunk):
-            chunk = unique[i : i + self.chunk]
-            statement = self.head + ", ".join([self.row] * len(chunk)) + self.tail
-            cur.execute(statement, [value for row in chunk for value in row])
+        self._rows.run(cur, list(latest.values()))
 
 
 class Accumulate:
     """INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n for a counters table."""
 
-    def __init__(self, table: str, key: Sequence[str], counters: Sequence[str]):
+    def __init__(
+        self, table: str, key: Sequence[str], counters: Sequence[str], dialect: Dialect
+    ):
         names = [*key, *counters]
         self.width = len(key)
-        self.head = f"INSERT INTO {table} ({quoted(names)}) VALUES "
-        self.row = f"({', '.join('?' * len(names))})"
-        self.tail = f" ON CONFLICT ({quoted(key)}) DO UPDATE SET " + ", ".join(
-            f'"{n}" = {table}."{n}" + excluded."{n}"' for n in counters
+        self._rows = _Rows(
+            f"INSERT INTO {table} ({quoted(names)}) VALUES ",
+            f"({', '.join('?' * len(names))})",
+            f" ON CONFLICT ({quoted(key)}) DO UPDATE SET "
+            + ", ".join(f'"{n}" = {table}."{n}" + excluded."{n}"' for n in counters),
+            len(names),
+            dialect,
         )
-        self.statement = self.head + self.row + self.tail
-        self.chunk = max(1, min(500, MAX_PARAMS // len(names)))
+        self.statement = self._rows.statement
 
     def run(self, cur: Cursor, rows: Iterable[tuple[object, ...]]) -> None:
         """Add each row's amounts, summed per key first (one statement may not
@@ -92,11 +127,7 @@ class Accumulate:
             total = totals.setdefault(key, [0] * len(amounts))
             for i, amount in enumerate(amounts):
                 total[i] += amount
-        unique = [(*key, *amounts) for key, amounts in totals.items()]
-        for i in range(0, len(unique), self.chunk):
-            chunk = unique[i : i + self.chunk]
-            statement = self.head + ", ".join([self.row] * len(chunk)) + self.tail
-            cur.execute(statement, [value for row in chunk for value in row])
+        self._rows.run(cur, [(*key, *amounts) for key, amounts in totals.items()])
 
 
 def quoted(names: Sequence[str]) -> str:
@@ -200,6 +231,7 @@ class GenerationTables:
                 self.names[t.name],
                 t.key,
                 [c.name for c in t.columns if c.name not in t.key],
+                dialect,
             )
             for t in projection.tables
             if t.counters
@@ -229,7 +261,7 @@ class GenerationTables:
             if t.counters
         }
         self._states_upsert = Upsert(
-            self.states, [("state_key", "?"), ("state", "?")], ["state_key"]
+            self.states, [("state_key", "?"), ("state", "?")], ["state_key"], dialect
         )
 
     def create_statements(self) -> list[str]:
@@ -350,7 +382,7 @@ class GenerationTables:
         columns = [
             (c.name, self.dialect.value_placeholder(c.type)) for c in table.columns
         ]
-        return Upsert(self.names[table.name], columns, table.key)
+        return Upsert(self.names[table.name], columns, table.key, self.dialect)
 
     def _put_params(
         self, table: Table, row: Mapping[str, object]

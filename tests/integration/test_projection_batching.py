@@ -16,7 +16,7 @@ from infra.projection import Engine, EngineOptions
 from infra.projection.registry import Registry
 from infra.projection.tables import GenerationTables
 from infra.settings import Settings
-from projections.base import Change, Column, Projection, Put, Remove, Table
+from projections.base import Change, Column, Increment, Projection, Put, Remove, Table
 
 QUICK = EngineOptions(poll_interval_s=0.01, drop_grace_s=3600.0)
 
@@ -179,3 +179,79 @@ def test_a_long_batch_of_moving_rows_written_together_equals_it_one_by_one(
     # then both leave the same rows (and some rows are left to compare)
     assert together == one_by_one
     assert 0 < len(kept) <= 42
+
+
+class _Wide(Projection):
+    """Rows with a JSON column and a quoted name, and counters (never handled)."""
+
+    name = "wide"
+    version = 1
+    tables = (
+        Table(
+            "docs",
+            (
+                Column("doc_id", "text", nullable=False),
+                Column("order", "integer", nullable=False),
+                Column("body", "json"),
+                Column("seen_at", "timestamp"),
+            ),
+            key=("doc_id",),
+        ),
+        Table(
+            "tally",
+            (Column("name", "text", nullable=False), Column("n", "integer")),
+            key=("name",),
+            counters=True,
+        ),
+    )
+
+    def handle(self, state, event, position):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+
+def test_more_rows_than_one_statement_takes_arrive_whole_and_in_place(
+    app: CareEpisodes,
+):
+    db = Database(app)
+    tables = GenerationTables(_Wide(), 1, db.dialect)
+    seen = datetime(2026, 11, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+    def doc(n: int, pass_: int) -> Put:
+        body = {"n": n, "pass": pass_, "text": f"päss {pass_} 100% ?"}
+        return Put("docs", {"doc_id": f"d{n:05d}", "order": n * pass_,
+                            "body": body, "seen_at": seen})  # fmt: skip
+
+    with db.writing() as cur:
+        for statement in tables.create_statements():
+            cur.execute(statement)
+    # given batches wider than one multi-row statement (500 rows), of
+    # different widths, the second overwriting part of the first
+    for pass_, count in ((1, 1234), (2, 777)):
+        changes: list[Change] = [doc(n, pass_) for n in range(count)]
+        changes += [Increment("tally", {"name": f"t{n % 1100}"}, {"n": 1})
+                    for n in range(count)]  # fmt: skip
+        with db.writing(pipelined=True) as cur:
+            tables.apply(cur, [tables.prepare(c) for c in changes])
+    # then every row holds its own values, whichever statement carried it
+    d = db.dialect
+    with db.reading() as cur:
+        docs = {
+            row["doc_id"]: row
+            for row in cur.execute(f"SELECT * FROM {tables.names['docs']}").fetchall()
+        }
+        tally = {
+            row["name"]: row["n"]
+            for row in cur.execute(f"SELECT * FROM {tables.names['tally']}").fetchall()
+        }
+    assert len(docs) == 1234
+    for n in range(1234):
+        pass_ = 2 if n < 777 else 1
+        row = docs[f"d{n:05d}"]
+        assert row["order"] == n * pass_
+        body = d.from_db("json", row["body"])
+        assert body == {"n": n, "pass": pass_, "text": f"päss {pass_} 100% ?"}
+        assert d.from_db("timestamp", row["seen_at"]) == seen
+    expected = {f"t{k}": 0 for k in range(1100)}
+    for n in (*range(1234), *range(777)):
+        expected[f"t{n % 1100}"] += 1
+    assert tally == expected
