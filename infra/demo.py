@@ -12,8 +12,10 @@ The same seed and anchor give the same episodes.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -42,6 +44,8 @@ PATHWAYS = (
     ("red_flag", 5),
 )
 
+JITTER = timedelta(hours=8)
+"""How far after its slot in the span an episode may open."""
 Step = tuple[float, type[cmd.Command], dict[str, Any]]
 """(days after opening, command, fields)."""
 
@@ -66,7 +70,7 @@ def plans(
     patients: list[str] = []
     for n in range(count):
         opened = anchor - timedelta(days=span_days * (1 - n / max(count, 1)))
-        opened += timedelta(minutes=rng.randrange(0, 8 * 60))
+        opened += timedelta(minutes=rng.randrange(0, JITTER // timedelta(minutes=1)))
         # About one patient in eight comes back with a second episode.
         if patients and rng.random() < 0.12:
             patient = rng.choice(patients)
@@ -87,44 +91,99 @@ def load(
     chunk: int = 200,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Record `count` demo episodes, `chunk` at a time per transaction; (episodes, events)."""
-    now = datetime.now(UTC)
-    aggregates: list[CareEpisode] = []
+    """Record `count` demo episodes, about `chunk` events per transaction, in the
+    order `decided` gives; (episodes, events)."""
     done = events = 0
-    for plan in plans(count, seed, anchor):
-        aggregates.append(_decide(plan, now))
-        if len(aggregates) >= chunk:
-            events += _save(episodes, aggregates)
-            done += len(aggregates)
-            aggregates = []
-            if on_progress is not None:
-                on_progress(done, count)
-    if aggregates:
-        events += _save(episodes, aggregates)
-        done += len(aggregates)
-    if on_progress is not None:
-        on_progress(done, count)
+    for batch, done in decided(plans(count, seed, anchor), datetime.now(UTC), chunk):
+        events += _save(episodes, batch)
+        if on_progress is not None:
+            on_progress(done, count)
     return done, events
 
 
-def _decide(plan: Plan, now: datetime) -> CareEpisode:
+def decided(
+    plans: Iterable[Plan], now: datetime, chunk: int = 200
+) -> Iterator[tuple[list[CareEpisode], int]]:
+    """The plans' episodes decided step by step in the order a practice would
+    have entered the steps, across episodes: each time up to `chunk` events are
+    pending (fewer when an episode pending would take a second one), the
+    episodes holding them and how many plans are complete.
+
+    So a store holds many episodes in flight, as a real one does, rather than
+    each episode's events side by side. Every command goes through the
+    aggregate's rules.
+    """
     envelope = Envelope(LOADER, now)
-    opening = plan.steps[0]
-    episode = CareEpisode.open(
-        plan.episode_id,
-        envelope,
-        cmd.OpenEpisode(occurred_at=plan.opened_at, **opening[2]),
-    )
-    for days, command_type, fields in plan.steps[1:]:
-        when = plan.opened_at + timedelta(days=days)
-        if when > now:
-            # Not happened yet: the episode is still under way. (Stopping here
-            # keeps every later step's follows_version pointing where it should.)
-            break
-        assert issubclass(command_type, cmd.EpisodeCommand)
-        command = command_type(episode_id=plan.episode_id, occurred_at=when, **fields)
-        DECISIONS[command_type](episode, envelope, command)
-    return episode
+    in_flight: dict[UUID, CareEpisode] = {}
+    unsaved: dict[UUID, CareEpisode] = {}
+    done = waiting = 0
+    for plan, index, last in _entered(iter(plans), now):
+        if waiting >= chunk or plan.episode_id in unsaved:
+            # A transaction stores each episode's events side by side: one more
+            # of an episode it holds would come before others entered earlier.
+            yield list(unsaved.values()), done
+            unsaved.clear()
+            waiting = 0
+        days, command_type, fields = plan.steps[index]
+        if index == 0:
+            opening = cmd.OpenEpisode(occurred_at=plan.opened_at, **fields)
+            episode = CareEpisode.open(plan.episode_id, envelope, opening)
+        else:
+            episode = in_flight.pop(plan.episode_id)
+            assert issubclass(command_type, cmd.EpisodeCommand)
+            when = plan.opened_at + timedelta(days=days)
+            command = command_type(
+                episode_id=plan.episode_id, occurred_at=when, **fields
+            )
+            DECISIONS[command_type](episode, envelope, command)
+        if last:
+            done += 1
+        else:
+            in_flight[plan.episode_id] = episode
+        unsaved[plan.episode_id] = episode
+        waiting += 1
+    if unsaved or done == 0:
+        yield list(unsaved.values()), done
+
+
+def _entered(plans: Iterator[Plan], now: datetime) -> Iterator[tuple[Plan, int, bool]]:
+    """Every step to record, as (plan, step index, whether it is the plan's last),
+    in the order they were entered.
+
+    A step is entered at its own time, or at its predecessor's entry if that is
+    later (a late entry); a step after `now` has not happened, and stops its
+    plan there (so every later step's follows_version points where it should).
+    Plans come oldest first, each at most `JITTER` after its slot, so none still
+    to come opens before the newest one taken less `JITTER`: plans are taken
+    only that far ahead, and only the episodes open around the moment reached
+    are held.
+    """
+    heap: list[tuple[datetime, int, int, Plan]] = []
+    numbers = itertools.count()
+    newest: datetime | None = None
+    exhausted = False
+    while True:
+        while not exhausted and (
+            not heap or newest is None or heap[0][0] >= newest - JITTER
+        ):
+            plan = next(plans, None)
+            if plan is None:
+                exhausted = True
+            else:
+                newest = plan.opened_at
+                heapq.heappush(heap, (plan.opened_at, next(numbers), 0, plan))
+        if not heap:
+            return
+        entered, number, index, plan = heapq.heappop(heap)
+        following = index + 1
+        when = None
+        if following < len(plan.steps):
+            when = plan.opened_at + timedelta(days=plan.steps[following][0])
+        if when is not None and when <= now:
+            heapq.heappush(heap, (max(when, entered), number, following, plan))
+            yield plan, index, False
+        else:
+            yield plan, index, True
 
 
 def _save(episodes: CareEpisodes, aggregates: list[CareEpisode]) -> int:

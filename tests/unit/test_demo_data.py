@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime
 
-from infra.demo import PATHWAYS, anchor_on, plans
+from infra.demo import PATHWAYS, anchor_on, decided, plans
 
 ANCHOR = anchor_on(date(2026, 6, 1))
 
@@ -47,10 +47,46 @@ def test_late_recording_enters_an_event_after_a_later_one():
 
 
 def test_recorded_episodes_stop_at_now_and_every_command_is_valid():
-    from infra.demo import _decide
-
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-    for plan in plans(200, seed=3, anchor=ANCHOR):
-        episode = _decide(plan, now)  # the aggregate's rules would raise otherwise
+    # the aggregate's rules would raise at an invalid command
+    episodes = {
+        episode.id: episode
+        for batch, _ in decided(plans(200, seed=3, anchor=ANCHOR), now)
+        for episode in batch
+    }
+    assert len(episodes) == 200
+    for episode in episodes.values():
         occurred = [event.occurred_at for event in episode.pending_events]
         assert max(occurred) <= now
+
+
+def test_events_are_entered_across_episodes_in_the_order_they_were_entered():
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    entered = []  # (when entered, episode) of every event, in recording order
+    latest: dict[object, datetime] = {}
+    counted: dict[object, int] = {}
+    transactions = []
+    done = []
+    for batch, complete in decided(plans(300, seed=4, anchor=ANCHOR), now, chunk=50):
+        held = set()
+        for episode in batch:
+            new = episode.pending_events[counted.get(episode.id, 0) :]
+            counted[episode.id] = len(episode.pending_events)
+            for event in new:
+                # a late entry is entered when its predecessor was, or later
+                at = max(event.occurred_at, latest.get(episode.id, event.occurred_at))
+                latest[episode.id] = at
+                entered.append((at, episode.id))
+                held.add(episode.id)
+        transactions.append(held)
+        done.append(complete)
+    # then the store's order is the order of entry, whatever the episode
+    times = [at for at, _ in entered]
+    assert times == sorted(times)
+    # and transactions hold events of several episodes, nearly every
+    # episode's events spread over several of them
+    assert sum(len(held) for held in transactions) / len(transactions) > 3
+    spread = Counter(e for held in transactions for e in held)
+    assert sum(1 for n in spread.values() if n >= 3) > 250
+    # and every plan is complete at the end
+    assert done == sorted(done) and done[-1] == 300
