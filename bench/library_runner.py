@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import Tracking, Transcoder
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection as LibraryProjection
 from eventsourcing.projection import ProjectionRunner
@@ -30,6 +30,7 @@ from infra.dialect import POSTGRES, SQLITE, Dialect
 from infra.encryption import install_encryption
 from infra.eventstore import eventsourcing_env
 from infra.projection.batch import BatchEvent, run_batch
+from infra.projection.states import StateCodec
 from infra.projection.tables import GenerationTables
 from infra.settings import Settings
 from projections.base import Projection
@@ -41,7 +42,7 @@ class _Views:
     """The tables of every projection, and one event applied to all of them."""
 
     projections: Sequence[Projection] = ()
-    transcoder: Transcoder
+    codec: StateCodec
 
     def _tables(self, dialect: Dialect) -> list[GenerationTables]:
         return [GenerationTables(p, GENERATION, dialect) for p in self.projections]
@@ -59,7 +60,7 @@ class _Views:
         for projection, table in zip(self.projections, tables, strict=True):
             outcome = run_batch(
                 projection, table, [item], position - 1,
-                lambda keys, t=table: t.load_states(cur, keys), self.transcoder,
+                lambda keys, t=table: t.load_states(cur, keys), self.codec,
             )  # fmt: skip
             if outcome.failure:
                 raise RuntimeError(outcome.failure.error)
@@ -142,7 +143,7 @@ def run_library(
     """The library's projection of `projections` from the first event to position
     `until`, one transaction per event."""
     _Views.projections = list(projections)
-    _Views.transcoder = app.mapper.transcoder
+    _Views.codec = StateCodec(app.mapper.transcoder)
     if settings.backend == "postgres":
         SealedEpisodes.settings = settings
         with ProjectionRunner(

@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import Transcoder
-
 from domain.events import EpisodeEvent
 from infra.projection.registry import Failure
+from infra.projection.states import StateCodec
 from infra.projection.tables import GenerationTables, Op
 from projections.base import Change, Handled, Message, Projection, State, handled_topics
 
@@ -64,10 +63,10 @@ def run_batch(
     events: Sequence[BatchEvent],
     start: int,
     load: Loader,
-    transcoder: Transcoder,
+    codec: StateCodec,
 ) -> Outcome:
     """The outcome of the events after `start`; a failing event stops it just before."""
-    fold = _Fold(projection, tables, start, load, transcoder)
+    fold = _Fold(projection, tables, start, load, codec)
     try:
         try:
             return fold.run(events, stop=None, careful=False)
@@ -96,13 +95,13 @@ class _Fold:
         tables: GenerationTables,
         start: int,
         load: Loader,
-        transcoder: Transcoder,
+        codec: StateCodec,
     ) -> None:
         self.projection = projection
         self.tables = tables
         self.start = start
         self.load = load
-        self.transcoder = transcoder
+        self.codec = codec
         self.topics = handled_topics(projection)
         self._loaded: dict[str, bytes] = {}
 
@@ -147,7 +146,7 @@ class _Fold:
             for key, item in received.items():
                 self._settle(outcome, states, key, item, None, careful=True)
         outcome.states = {
-            key: None if state is None else self.transcoder.encode(state)
+            key: None if state is None else self.codec.encode(state)
             for key, state in states.items()
         }
         return outcome
@@ -164,7 +163,7 @@ class _Fold:
         if key in states:
             return states[key]
         data = self._loaded.get(key)
-        return None if data is None else self.transcoder.decode(data)
+        return None if data is None else self.codec.decode(data)
 
     def _settle(
         self,

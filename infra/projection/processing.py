@@ -24,6 +24,7 @@ from infra.encryption import prefetch_keys
 from infra.projection.batch import BatchEvent, Outcome, run_batch
 from infra.projection.locks import lock_key
 from infra.projection.registry import Failure, Generation, Registry
+from infra.projection.states import StateCodec
 from infra.projection.tables import GenerationTables
 from projections.base import Projection, handled_topics
 
@@ -70,6 +71,7 @@ class BatchProcessor:
         self.db = db
         self.registry = registry
         self.batch_size = batch_size
+        self.codec = StateCodec(app.mapper.transcoder)
 
     def process(self, group: list[Track]) -> bool:
         """One batch for generations at the same position; True if more is waiting."""
@@ -118,10 +120,10 @@ class BatchProcessor:
     def _outcomes(
         self, group: list[Track], events: list[BatchEvent], start: int
     ) -> dict[str, Outcome]:
-        transcoder = self.app.mapper.transcoder
+        codec = self.codec
         return {
             t.key: run_batch(
-                t.projection, t.tables, events, start, self._loader(t), transcoder
+                t.projection, t.tables, events, start, self._loader(t), codec
             )
             for t in group
         }

@@ -92,12 +92,10 @@ class Upsert:
         """The key values of one row's parameters."""
         return tuple(params[i] for i in self.key_indexes)
 
-    def run(self, cur: Cursor, rows: Iterable[tuple[object, ...]]) -> None:
-        """Upsert rows in order, many per statement."""
-        # Per key only the last row counts, and one statement may not touch a
-        # row twice: keep the last of each key.
-        latest = {self.key_of(row): row for row in rows}
-        self._rows.run(cur, list(latest.values()))
+    def run(self, cur: Cursor, rows: Sequence[tuple[object, ...]]) -> None:
+        """Upsert rows, many per statement; at most one row per key (one statement
+        may not touch a row twice): the callers keep the last of each key."""
+        self._rows.run(cur, rows)
 
 
 class Accumulate:
@@ -371,7 +369,7 @@ class GenerationTables:
 
     def save_states(self, cur: Cursor, states: Mapping[str, bytes | None]) -> None:
         """Store new states; None removes a key's state."""
-        kept = [(k, v) for k, v in states.items() if v is not None]
+        kept = [(k, v) for k, v in states.items() if v is not None]  # one per key
         gone = [(k,) for k, v in states.items() if v is None]
         if kept:
             self._states_upsert.run(cur, kept)
