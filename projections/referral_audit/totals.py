@@ -141,7 +141,12 @@ def loaded(items: Sequence[Sequence[Any]] | None) -> Entries:
 
 
 def changes(episode_id: str, scope: str, old: Entries, new: Entries) -> list[Change]:
-    """The increments from `old` to `new`, and this scope's due rows anew."""
+    """The increments from `old` to `new`, and the due rows that differ.
+
+    The scope's due rows are those of `old` (the stored contribution) with a due
+    and a count: a changed one is put again, one gone or counting nothing is
+    removed, and the others are left as they are.
+    """
     found: list[Change] = []
     for key in sorted(set(old) | set(new), key=_key_order):
         before, after = old.get(key, [0, 0]), new.get(key, [0, 0])
@@ -153,15 +158,15 @@ def changes(episode_id: str, scope: str, old: Entries, new: Entries) -> list[Cha
             found.append(
                 Increment(COUNTERS.name, {"counter": name, "bucket": bucket}, delta)
             )
-    if any(due is not None for _, due in old) or any(due is not None for _, due in new):
-        found.append(Remove(DUES.name, {"episode_id": episode_id, "scope": scope}))
-        for (name, due), (f, e) in sorted(new.items(), key=_order):
-            if due is not None and (f or e):
-                row = {
-                    "episode_id": episode_id, "scope": scope, "counter": name,
-                    "due_at": due, "findings": f, "episodes": e,
-                }  # fmt: skip
-                found.append(Put(DUES.name, row))
+        if due is None:
+            continue
+        row = {"episode_id": episode_id, "scope": scope, "counter": name, "due_at": due}
+        if after[0] or after[1]:
+            found.append(
+                Put(DUES.name, {**row, "findings": after[0], "episodes": after[1]})
+            )
+        elif before[0] or before[1]:
+            found.append(Remove(DUES.name, row))
     return found
 
 
