@@ -248,12 +248,14 @@ class GenerationTables:
             ]
             for t in projection.tables
         }
-        # Per counters table: its key columns (name, type) and its counters.
+        # Per counters table: its key columns (name, type), its counters, and
+        # both as sets.
         self._counter_columns = {
             t.name: (
                 [(n, t.column(n).type) for n in t.key],
                 [c.name for c in t.columns if c.name not in t.key],
                 frozenset(c.name for c in t.columns if c.name not in t.key),
+                frozenset(t.key),
             )
             for t in projection.tables
             if t.counters
@@ -386,30 +388,40 @@ class GenerationTables:
         self, table: Table, row: Mapping[str, object]
     ) -> tuple[object, ...]:
         to_db = self.dialect.to_db
-        params = []
+        params: list[object] = []
         for name, column_type, required in self._put_columns[table.name]:
             value = row.get(name)
-            if value is None and required:
-                raise ValueError(f"{table.name}.{name} may not be null")
-            params.append(to_db(column_type, value))
+            if value is None:
+                if required:
+                    raise ValueError(f"{table.name}.{name} may not be null")
+                params.append(None)
+            elif type(value) is str and column_type == "text" and "\x00" not in value:
+                params.append(value)  # the commonest case, as to_db has it
+            else:
+                params.append(to_db(column_type, value))
         return tuple(params)
 
     def _increment(self, table: Table, change: Increment) -> Op:
         if not table.counters:
             raise ValueError(f"{table.name} holds no counters: Increment needs them")
-        key_columns, counters, counter_names = self._counter_columns[table.name]
-        if change.key.keys() != set(table.key):
+        key_columns, counters, counter_names, key_names = self._counter_columns[
+            table.name
+        ]
+        key, add = change.key, change.add
+        if key.keys() != key_names:
             raise ValueError(f"an Increment of {table.name} names its key {table.key}")
-        if not change.add.keys() <= counter_names:
-            unknown = set(change.add) - counter_names
+        if not add.keys() <= counter_names:
+            unknown = set(add) - counter_names
             raise ValueError(f"{table.name} has no counter(s) {sorted(unknown)}")
         to_db = self.dialect.to_db
-        key = [
-            to_db(column_type, change.key[name]) for name, column_type in key_columns
-        ]
-        amounts = [self._amount(table, n, change.add.get(n, 0)) for n in counters]
+        params = [to_db(column_type, key[name]) for name, column_type in key_columns]
+        for name in counters:
+            amount = add.get(name, 0)
+            params.append(
+                amount if type(amount) is int else self._amount(table, name, amount)
+            )
         statement = self._accumulators[table.name].statement
-        return Op(statement, (*key, *amounts), adds=True)
+        return Op(statement, tuple(params), adds=True)
 
     @staticmethod
     def _amount(table: Table, name: str, amount: object) -> int:
