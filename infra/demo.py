@@ -142,7 +142,7 @@ def decided(
             in_flight[plan.episode_id] = episode
         unsaved[plan.episode_id] = episode
         waiting += 1
-    if unsaved or done == 0:
+    if unsaved:
         yield list(unsaved.values()), done
 
 
