@@ -115,15 +115,15 @@ def decided(
     """
     envelope = Envelope(LOADER, now)
     in_flight: dict[UUID, CareEpisode] = {}
+    # Each holds one pending event: a second would close the transaction first.
     unsaved: dict[UUID, CareEpisode] = {}
-    done = waiting = 0
+    done = 0
     for plan, index, last in _entered(iter(plans), now):
-        if waiting >= chunk or plan.episode_id in unsaved:
+        if len(unsaved) >= chunk or plan.episode_id in unsaved:
             # A transaction stores each episode's events side by side: one more
             # of an episode it holds would come before others entered earlier.
             yield list(unsaved.values()), done
             unsaved.clear()
-            waiting = 0
         days, command_type, fields = plan.steps[index]
         if index == 0:
             opening = cmd.OpenEpisode(occurred_at=plan.opened_at, **fields)
@@ -141,7 +141,6 @@ def decided(
         else:
             in_flight[plan.episode_id] = episode
         unsaved[plan.episode_id] = episode
-        waiting += 1
     if unsaved:
         yield list(unsaved.values()), done
 
