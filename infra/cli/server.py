@@ -5,8 +5,14 @@ uvicorn's `--workers N` binds one socket and shares it: the first worker to wake
 accepts a whole burst of connections (asyncio accepts up to the backlog per
 wake), so 16 keep-alive clients that connect at once are all served by one
 worker while the others idle (measured: 94 % of a core against 6 %). Here each
-worker listens on a socket of its own, bound to the same address with
-SO_REUSEPORT, and the kernel spreads new connections over them.
+worker has a socket of its own, bound to the same address with SO_REUSEPORT, and
+the kernel spreads new connections over those listening.
+
+A worker's socket listens only once the worker has started (asyncio listens when
+uvicorn starts serving, after the app's startup). The kernel hands a listening
+socket its share of new connections whether or not its process accepts them yet,
+so a worker still starting (opening the store, or waiting for an unreachable one)
+would hold its share unanswered while the others could serve them.
 
 With `--workers N` uvicorn binds the listening socket itself, as
 `socket.socket(AF_INET)`, whose protocol number is 0; asyncio sets TCP_NODELAY on
@@ -66,28 +72,16 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
-    """A TCP socket listening on (host, port) beside others bound with SO_REUSEPORT
-    (the kernel spreads new connections over all of them)."""
-    sock = reuseport_socket(host, port)
-    try:
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class WorkerSocket:
     """Stands in for the shared socket uvicorn hands every worker it starts (or
-    restarts): sent to the worker, it arrives there as that worker's own
-    listening socket."""
+    restarts): sent to the worker, it arrives there as that worker's own socket,
+    bound but not listening until the worker starts serving."""
 
-    def __init__(self, host: str, port: int, backlog: int) -> None:
-        self.address = (host, port, backlog)
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
 
-    def __reduce__(self) -> tuple[Any, tuple[str, int, int]]:
-        return listening_socket, self.address
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return reuseport_socket, self.address
 
 
 def run_server(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
@@ -116,7 +110,7 @@ def run_server(app: str, *, host: str, port: int, workers: int, **options: Any) 
         sys.exit(STARTUP_FAILURE)
     try:
         bound = holder.getsockname()[1]
-        placeholder: Any = WorkerSocket(host, bound, config.backlog)
+        placeholder: Any = WorkerSocket(host, bound)
         log.info("Uvicorn running on http://%s:%d (a socket per worker)", host, bound)
         Multiprocess(config, sockets=[placeholder]).run()
     finally:

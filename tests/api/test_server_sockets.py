@@ -1,6 +1,7 @@
 """`serve --workers N` gives each worker a listening socket of its own, so the
 kernel spreads connections over the workers (a shared socket let the first
-worker to wake take a whole burst), and a restarted worker serves again."""
+worker to wake take a whole burst), a worker still starting takes none, and a
+restarted worker serves again."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.support.http import write_tokens_file
 from tests.support.postgres import DatabaseFactory
-from tests.support.server import ServiceProcess
+from tests.support.proxy import TcpProxy
+from tests.support.server import ServiceProcess, sockets_on
 
 CONNECTIONS = 32
 
@@ -50,24 +53,12 @@ def workers_of(service: ServiceProcess) -> list[int]:
     ]
 
 
-def sockets_on(port: int, state: str) -> dict[int, int]:
-    """Socket inode -> 1 for each TCP socket in `state` ("01" established, "0A"
-    listening) whose local port is `port`."""
-    found = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, now, inode = fields[1], fields[3], int(fields[9])
-        if now == state and int(local.split(":")[1], 16) == port:
-            found[inode] = 1
-    return found
-
-
-def established_on(port: int) -> dict[int, int]:
+def established_on(port: int) -> set[int]:
     """The server's side of every client connection to `port`."""
     return sockets_on(port, "01")
 
 
-def connections_held(pid: int, inodes: dict[int, int]) -> int:
+def connections_held(pid: int, inodes: set[int]) -> int:
     """How many of those connections the process holds open."""
     held = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -83,8 +74,6 @@ def connections_held(pid: int, inodes: dict[int, int]) -> int:
 def open_keepalive(port: int) -> socket.socket:
     """A client connection that asked for /healthz and read the answer (so the
     server has accepted it), left open."""
-    # (a replacement worker listens from its start: its first answers wait for
-    # its app to load)
     client = socket.create_connection(("127.0.0.1", port), timeout=30)
     client.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
     answer = b""
@@ -150,3 +139,50 @@ def test_a_killed_worker_is_replaced_on_a_socket_of_its_own(service):
         for client in clients:
             client.close()
     assert httpx.get(f"{service.url}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_worker_still_starting_takes_no_connections(
+    postgres_databases: DatabaseFactory, tmp_path: Path
+):
+    # given a service whose workers start while the database is unreachable
+    postgres_url = postgres_databases.take()
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy.cut()
+    through = postgres_url.replace(
+        f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
+    )
+    tokens = write_tokens_file(tmp_path / "tokens.json")
+    service = ServiceProcess(
+        {
+            "CARE_DATABASE_URL": through,
+            "CARE_AUTH_TOKENS_FILE": str(tokens),
+            "CARE_STARTUP_WAIT": "60",
+        }
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while service.output().count("store unreachable at start") < 2:
+            assert time.monotonic() < deadline, service.output()[-2000:]
+            time.sleep(0.1)
+        assert len(workers_of(service)) == 2
+        # then while they wait for it, no socket listens, and a client is refused
+        # at once (a socket that listened would queue it unanswered: a worker
+        # accepts only once started)
+        assert service.listening() == 0
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", service.port), timeout=5)
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.2)
+        # and when the database returns, every worker starts and serves
+        proxy.restore()
+        service.wait_ready(timeout=30)
+        assert service.listening() == 2
+        assert httpx.get(f"{service.url}/healthz", timeout=10).status_code == 200
+    finally:
+        service.stop()
+        proxy.close()
+        postgres_databases.give_back(postgres_url)

@@ -22,6 +22,18 @@ TEST_MASTER_KEY = base64.b64encode(hashlib.sha256(b"care-episodes tests").digest
 TEST_KEY_ENV = {"CARE_MASTER_KEY": TEST_MASTER_KEY.decode()}
 
 
+def sockets_on(port: int, state: str) -> set[int]:
+    """The inode of each IPv4 TCP socket in `state` ("01" established, "0A"
+    listening) whose local port is `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, now, inode = fields[1], fields[3], int(fields[9])
+        if now == state and int(local.split(":")[1], 16) == port:
+            found.add(inode)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -35,6 +47,7 @@ class ServiceProcess:
         self, env: dict[str, str], *, workers: int = 2, cwd: Path = ROOT
     ) -> None:
         self.port = free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CARE_")}
         # Its log lines go to a file: a pipe nobody reads would fill (64 KiB) and
@@ -53,11 +66,15 @@ class ServiceProcess:
         )  # fmt: skip
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """Until /readyz answers 200 (AssertionError with the output if it dies)."""
+        """Until every worker listens and /readyz answers 200 (AssertionError with
+        the output if it dies). A worker listens once it has started."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if (
+                    self.listening() == self.workers
+                    and httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+                ):
                     return
             except httpx.TransportError:
                 pass
@@ -65,6 +82,10 @@ class ServiceProcess:
                 raise AssertionError(f"the service exited:\n{self.output()}")
             time.sleep(0.1)
         raise AssertionError(f"the service was not ready within {timeout} s")
+
+    def listening(self) -> int:
+        """How many sockets listen on the service's port: one per worker started."""
+        return len(sockets_on(self.port, "0A"))
 
     def output(self) -> str:
         """Everything the service has written to stdout and stderr so far."""
