@@ -11,7 +11,6 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -149,12 +148,9 @@ def test_a_worker_still_starting_takes_no_connections(
 ):
     # given a service whose workers start while the database is unreachable
     postgres_url = postgres_databases.take()
-    parts = urlsplit(postgres_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy = TcpProxy.to_server_of(postgres_url)
     proxy.cut()
-    through = postgres_url.replace(
-        f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
-    )
+    through = proxy.through(postgres_url)
     tokens = write_tokens_file(tmp_path / "tokens.json")
     service = ServiceProcess(
         {

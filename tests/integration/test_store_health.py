@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -24,8 +23,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def proxy(postgres_url: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(postgres_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy = TcpProxy.to_server_of(postgres_url)
     yield proxy
     proxy.close()
 
@@ -33,10 +31,7 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
 @pytest.fixture
 def settings(postgres_url: str, proxy: TcpProxy) -> Settings:
     """One pooled connection at most, reached through the proxy; short waits."""
-    parts = urlsplit(postgres_url)
-    through = postgres_url.replace(
-        f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
-    )
+    through = proxy.through(postgres_url)
     return Settings(
         database_url=through,
         postgres_pool_size=1,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,11 +22,8 @@ OUTAGE_S = 8.0
 @pytest.fixture
 def cut_off(postgres_url: str, tmp_path) -> Iterator[tuple[ServiceProcess, TcpProxy]]:
     """The service (2 workers) reaching its database only through the proxy."""
-    parts = urlsplit(postgres_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    through = postgres_url.replace(
-        f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}"
-    )
+    proxy = TcpProxy.to_server_of(postgres_url)
+    through = proxy.through(postgres_url)
     tokens = write_tokens_file(tmp_path / "tokens.json")
     service = ServiceProcess(
         {"CARE_DATABASE_URL": through, "CARE_AUTH_TOKENS_FILE": str(tokens)}

@@ -14,6 +14,7 @@ import select
 import socket
 import struct
 import threading
+from urllib.parse import urlsplit
 
 
 class TcpProxy:
@@ -34,6 +35,17 @@ class TcpProxy:
         self._held: list[socket.socket] = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
+
+    @classmethod
+    def to_server_of(cls, url: str) -> TcpProxy:
+        """A proxy to the server of database URL `url`."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+
+    def through(self, url: str) -> str:
+        """Database URL `url` reached through this proxy instead."""
+        parts = urlsplit(url)
+        return url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{self.port}")
 
     def cut(self) -> None:
         """Reset every open connection; hold new ones unanswered."""
