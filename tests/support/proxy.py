@@ -14,7 +14,7 @@ import select
 import socket
 import struct
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -43,9 +43,15 @@ class TcpProxy:
         return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
 
     def through(self, url: str) -> str:
-        """Database URL `url` reached through this proxy instead."""
+        """Database URL `url` reached through this proxy instead (its user and
+        password kept; a URL naming no port means PostgreSQL's 5432)."""
         parts = urlsplit(url)
-        return url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{self.port}")
+        server = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        if server != self.target:
+            raise ValueError(f"{url!r} names {server}, not this proxy's {self.target}")
+        user, at, _ = parts.netloc.rpartition("@")
+        netloc = f"{user}{at}127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def cut(self) -> None:
         """Reset every open connection; hold new ones unanswered."""
