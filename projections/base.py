@@ -11,6 +11,13 @@ view's tables and any messages. `settle`, when a projection has one, runs once p
 key a batch touched, after its events: the place to derive rows from a state many
 events changed, so a batch does that work once per key, not once per event.
 
+A state must come back from its stored form as it went in (lists, not tuples;
+str keys; no object in two places that a later handler changes in place): within
+a batch the next event gets the state as the handler left it, in the next batch
+as it was read back, so a state that changed on the way would make the views
+depend on where batches begin and end. A handler may change the state it is
+given in place; a batch that fails runs again from the stored states.
+
 Handlers do no I/O and read no clock, so replaying the same events always gives
 the same views; rules that depend on the passing of time store deadlines and are
 judged at query time. The engine (infra) applies the changes of a whole batch,
