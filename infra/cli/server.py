@@ -15,9 +15,9 @@ so a worker still starting (opening the store, or waiting for an unreachable one
 would hold its share unanswered while the others could serve them.
 
 With `--workers N` uvicorn before 0.55 binds the listening socket itself, as
-`socket.socket(AF_INET)`, whose protocol number is 0 (Kludex/uvicorn#3149); asyncio sets TCP_NODELAY on
-accepted sockets only when that number is IPPROTO_TCP, so every worker's
-connections keep Nagle's algorithm on. A response written in two parts (head,
+`socket.socket(AF_INET)`, whose protocol number is 0 (Kludex/uvicorn#3149);
+asyncio sets TCP_NODELAY on accepted sockets only when that number is
+IPPROTO_TCP, so every worker's connections keep Nagle's algorithm on. A response written in two parts (head,
 then body) then waits for the client's delayed ACK of the first: about 40 ms
 per keep-alive request. The protocol below sets the option on each connection
 as it is made, whichever way the socket was bound and whichever uvicorn the
