@@ -17,8 +17,7 @@ from infra.projection.registry import Registry
 from infra.projection.tables import GenerationTables
 from infra.settings import Settings
 from projections.base import Change, Column, Increment, Projection, Put, Remove, Table
-
-QUICK = EngineOptions(poll_interval_s=0.01, drop_grace_s=3600.0)
+from tests.support.projections import QUICK
 
 
 def rows_of(db: Database, projection: Projection, generation: int) -> dict[str, Any]:

@@ -14,15 +14,13 @@ from domain.application import CareEpisodes
 from domain.events import EpisodeClosed, EpisodeEvent
 from infra.catalog import build_projections
 from infra.demo import anchor_on, load
-from infra.projection import Engine, EngineOptions, ReadModels, retry
+from infra.projection import Engine, ReadModels, retry
 from infra.projection.states import StateCodec
 from infra.settings import Settings
 from projections.base import Column, Handled, Projection, Put, State, Table
 from tests.integration.test_projection_engine_failures import refuse_type
 from tests.support import projections as ps
 from tests.support.fold import expected_views
-
-QUICK = EngineOptions(poll_interval_s=0.01, drop_grace_s=3600.0)
 
 
 class InPlaceTally(Projection):
@@ -204,7 +202,7 @@ def test_every_state_the_real_read_models_keep_comes_back_from_storage_unchanged
     monkeypatch.setattr(StateCodec, "encode", checked_encode)
     # when demo episodes of every pathway are projected
     load(app, 60, seed=7, anchor=anchor_on(date(2026, 10, 1)))
-    worker = Engine(app, settings, build_projections(settings), QUICK)
+    worker = Engine(app, settings, build_projections(settings), ps.QUICK)
     worker.catch_up()
     worker.close()
     # then the next batch reads back each state as its handler left it

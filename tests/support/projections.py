@@ -26,6 +26,8 @@ from tests.support.fold import expected_views
 ROOT = Path(__file__).resolve().parents[2]
 ALL_TYPES = EVENT_TYPES
 FAST = EngineOptions(batch_size=7, poll_interval_s=0.05, drop_grace_s=0.1)
+QUICK = EngineOptions(poll_interval_s=0.01, drop_grace_s=3600.0)
+"""Full batches, quick polls, and retired generations kept to compare with."""
 WAIT_S = 20.0  # generous ceiling for waits that normally end in milliseconds
 
 

@@ -17,6 +17,12 @@ import threading
 from urllib.parse import urlsplit, urlunsplit
 
 
+def _server_of(url: str) -> tuple[str, int]:
+    """The host and port a database URL names (PostgreSQL's 5432 if none)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target until cut."""
 
@@ -39,16 +45,15 @@ class TcpProxy:
     @classmethod
     def to_server_of(cls, url: str) -> TcpProxy:
         """A proxy to the server of database URL `url`."""
-        parts = urlsplit(url)
-        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+        return cls(*_server_of(url))
 
     def through(self, url: str) -> str:
         """Database URL `url` reached through this proxy instead (its user and
         password kept; a URL naming no port means PostgreSQL's 5432)."""
-        parts = urlsplit(url)
-        server = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        server = _server_of(url)
         if server != self.target:
             raise ValueError(f"{url!r} names {server}, not this proxy's {self.target}")
+        parts = urlsplit(url)
         user, at, _ = parts.netloc.rpartition("@")
         netloc = f"{user}{at}127.0.0.1:{self.port}"
         return urlunsplit(parts._replace(netloc=netloc))
