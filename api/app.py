@@ -37,6 +37,7 @@ from api.routes import (
 from api.ui import install_ui
 from api.url_guard import UrlGuardMiddleware
 from infra.bootstrap import bootstrap_when_reachable
+from infra.collector import tune_collector
 from infra.interop import start_background
 from infra.logs import configure_logging
 from infra.projection import EngineHandle
@@ -128,6 +129,10 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def create_app_from_environment() -> FastAPI:
-    """Factory for uvicorn workers: settings from CARE_* variables."""
+    """Factory for uvicorn workers: settings from CARE_* variables; the worker's
+    garbage collector is set for a long-running process."""
     configure_logging()
-    return create_app(load_settings())
+    settings = load_settings()
+    app = create_app(settings)
+    tune_collector(settings.gc_young_threshold)
+    return app

@@ -18,7 +18,9 @@ its own on a copy of the store, so peak RSS is its own. The engine's run also
 times, per event, the read models' own code (`handle`, `settle`, `receive`) and
 the coding of their states (`StateCodec`): work any engine keeping a state per
 episode must do, so those alone give the fastest catch-up such an engine could
-reach, against read + decode. `--each` also catches each
+reach, against read + decode; and the cyclic garbage collector's runs and time.
+Every child sets its collector as the service's processes do once started
+(infra.collector, `CARE_GC_YOUNG_THRESHOLD`). `--each` also catches each
 read model up alone (at the first size). Prints events/s, the ratios and peak
 RSS per size.
 """
@@ -26,6 +28,7 @@ RSS per size.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from collections import Counter
@@ -43,6 +46,7 @@ from bench.support import (
     run_child,
 )
 from infra.catalog import build_projections
+from infra.collector import tune_collector
 from infra.encryption import prefetch_keys
 from infra.eventstore import build_application
 from infra.projection import Engine, EngineOptions
@@ -57,6 +61,7 @@ def read_and_decode(settings: Settings) -> dict[str, Any]:
     """(a) Page through the global order and decode every event, opening each
     page's data keys with one read as the engine does."""
     with build_application(settings) as app:
+        tune_collector(settings.gc_young_threshold)  # as the engine's process
         started = time.perf_counter()
         position = count = 0
         while batch := app.recorder.select_notifications(
@@ -72,8 +77,10 @@ def read_and_decode(settings: Settings) -> dict[str, Any]:
 
 @contextmanager
 def timing(projections: list[Projection]) -> Iterator[Counter[str]]:
-    """Seconds spent in the read models' own code ("handlers") and in coding
-    their states ("states"), while the block runs (a call costs ~0.2 us more)."""
+    """Seconds spent in the read models' own code ("handlers"), in coding their
+    states ("states") and in the cyclic garbage collector ("gc", with "gc0",
+    "gc1", "gc2" counting its runs per generation), while the block runs (a call
+    costs ~0.2 us more)."""
     spent: Counter[str] = Counter()
 
     def timed(inner: Callable[..., Any], kind: str) -> Callable[..., Any]:
@@ -92,9 +99,21 @@ def timing(projections: list[Projection]) -> Iterator[Counter[str]]:
     coding = StateCodec.encode, StateCodec.decode
     StateCodec.encode = timed(coding[0], "states")  # type: ignore[method-assign]
     StateCodec.decode = timed(coding[1], "states")  # type: ignore[method-assign]
+    collecting: list[float] = []
+
+    def collector(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting.append(time.perf_counter())
+        elif collecting:
+            took = time.perf_counter() - collecting.pop()
+            spent["gc"] += took
+            spent[f"gc{info['generation']}"] += 1
+
+    gc.callbacks.append(collector)
     try:
         yield spent
     finally:
+        gc.callbacks.remove(collector)
         StateCodec.encode, StateCodec.decode = coding  # type: ignore[method-assign]
 
 
@@ -103,14 +122,16 @@ def engine_catch_up(
 ) -> dict[str, Any]:
     """(b) The engine, every real read model (or one), from position 0 to the head
     (or over the `first` events, the library's share, for a like-for-like ratio),
-    with the seconds its read models' own code and their states' coding took."""
+    with the seconds its read models' own code and their states' coding took and
+    the process's CPU seconds (this process's own PostgreSQL work not included)."""
     projections = [
         p for p in build_projections(settings) if only is None or p.name == only
     ]
     with build_application(settings) as app, timing(projections) as spent:
         events = app.recorder.count_events()
         engine = Engine(app, settings, projections, EngineOptions(batch_size=BATCH))
-        started = time.perf_counter()
+        tune_collector(settings.gc_young_threshold)  # as `project` does, started
+        started, cpu = time.perf_counter(), time.process_time()
         if first is None:
             engine.catch_up()
         else:
@@ -121,8 +142,9 @@ def engine_catch_up(
             if _lowest(engine) != until:
                 raise SystemExit(f"--library-events must be a multiple of {BATCH}")
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         engine.close()
-        return {"events": events, "seconds": seconds, **spent}
+        return {"events": events, "seconds": seconds, "cpu": cpu, **spent}
 
 
 def _lowest(engine: Engine) -> int:
@@ -136,6 +158,7 @@ def library_catch_up(settings: Settings, events: int) -> dict[str, Any]:
     with build_application(settings) as app:
         batch = app.recorder.select_notifications(start=1, limit=events)
         until = batch[-1].id
+        tune_collector(settings.gc_young_threshold)  # as the engine's process
         started = time.perf_counter()
         run_library(app, settings, build_projections(settings), until)
         return {"events": len(batch), "seconds": time.perf_counter() - started}
@@ -171,12 +194,15 @@ def floor_line(engine: dict[str, Any], decode: dict[str, Any]) -> str:
     in the engine's run, and the rate those alone would allow."""
     events = engine["events"]
     handlers, states = engine["handlers"] / events, engine["states"] / events
+    collector = engine.get("gc", 0.0) / events  # inside whichever code allocated
     return (
         f"    per event: read models' own code {handlers * 1e6:6,.0f} us, "
         f"their states' coding {states * 1e6:6,.0f} us, the rest of the engine "
         f"{(engine['seconds'] / events - handlers - states) * 1e6:6,.0f} us | "
         f"with nothing else, read + decode + those: {fastest(engine, decode):7,.0f} "
-        f"ev/s = {fastest(engine, decode) / rate(decode):4.2f} of read+decode"
+        f"ev/s = {fastest(engine, decode) / rate(decode):4.2f} of read+decode | "
+        f"of all these, the cyclic garbage collector {collector * 1e6:4,.0f} us "
+        f"({engine.get('gc2', 0)} full runs)"
     )
 
 

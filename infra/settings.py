@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     )
     projection_batch_size: int = Field(500, ge=1, le=10_000)
     projection_poll_interval: float = Field(0.5, gt=0, le=60)
+    gc_young_threshold: int = Field(
+        50_000,
+        ge=100,
+        le=10_000_000,
+        description="objects a long-running process may allocate, net, between "
+        "young runs of Python's cyclic garbage collector (Python 3.11's own: 700)",
+    )
     read_wait_max_waiters: int = Field(
         500,
         ge=1,

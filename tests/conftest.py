@@ -8,6 +8,7 @@ PostgreSQL tests skip when the server is unreachable, unless CARE_REQUIRE_POSTGR
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return Settings(database_url=f"sqlite:///{tmp_path / 'care.db'}")
     url = request.getfixturevalue("postgres_url")
     return Settings(database_url=url)
+
+
+@pytest.fixture(autouse=True)
+def restored_collector() -> Iterator[None]:
+    """This test process's garbage collector as it was, after every test: one that
+    runs a command in process (`projections rebuild`, the app factory) sets it as
+    a long-running process of the service does (infra.collector)."""
+    thresholds = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

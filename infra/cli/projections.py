@@ -16,6 +16,7 @@ from rich.table import Table
 
 from infra.bootstrap import Container, bootstrap
 from infra.cli.context import settings_of
+from infra.collector import tune_collector
 from infra.logs import configure_logging
 from infra.projection import EngineOptions, RebuildFailedError, rebuild, retry
 from projections.base import Projection
@@ -67,6 +68,7 @@ def project_command(
     )
     with bootstrap(settings) as container:
         engine = container.engine(options)
+        tune_collector(settings.gc_young_threshold)
         typer.echo(
             f"projecting {len(container.projections)} projection(s) on the "
             f"{settings.backend} store as worker {engine.worker_id}"
@@ -126,6 +128,7 @@ def rebuild_command(
         ) as progress,
     ):
         projection = _projection(container, name)
+        tune_collector(settings.gc_young_threshold)
         task = progress.add_task(f"rebuilding {name}", total=None)
         try:
             gen = rebuild(

@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.settings import Settings
 from tests.support.http import write_tokens_file
 from tests.support.postgres import DatabaseFactory
 from tests.support.proxy import TcpProxy
-from tests.support.server import ServiceProcess, sockets_on
+from tests.support.server import ServiceProcess, collector_settings, sockets_on
 
 CONNECTIONS = 32
 
@@ -80,6 +81,14 @@ def open_keepalive(port: int) -> socket.socket:
         answer += client.recv(4096)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
     return client
+
+
+@pytest.mark.postgres
+def test_each_worker_sets_its_garbage_collector_once_started(service):
+    # given the service started with two workers, on the default settings
+    default = Settings.model_fields["gc_young_threshold"].default
+    # then each worker set its collector once, before it served
+    assert collector_settings(service.output()) == [default] * service.workers
 
 
 @pytest.mark.postgres

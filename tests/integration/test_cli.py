@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -95,6 +96,19 @@ def test_an_unknown_projection_is_a_usage_error(run):
     assert "no projection 'no_such_read_model'" in result.output
 
 
+def test_a_rebuild_sets_its_garbage_collector_as_a_long_running_process(run, settings):
+    # given a store with episodes, and a young threshold of its own
+    assert run("demo", "--episodes", "5", "--seed", "3").exit_code == 0
+    own = settings.model_copy(update={"gc_young_threshold": 4321})
+    # when a read model is rebuilt
+    result = run("projections", "rebuild", "worklist", obj=own)
+    # then the new generation serves, built with the collector set to it
+    assert result.exit_code == 0, result.output
+    assert "worklist: generation 2" in result.output
+    assert gc.get_threshold()[0] == 4321
+    assert gc.get_freeze_count() > 0
+
+
 def test_a_command_that_only_reads_refuses_a_missing_sqlite_store(tmp_path):
     missing = Settings(database_url=f"sqlite:///{tmp_path / 'typo.db'}")
     for args in (["verify"], ["export"]):
@@ -113,6 +127,7 @@ def test_a_command_that_only_reads_refuses_a_missing_sqlite_store(tmp_path):
         ("CARE_PROJECTION_BATCH_SIZE", "abc", "CARE_PROJECTION_BATCH_SIZE"),
         ("CARE_READ_WAIT_TIMEOUT", "-1", "CARE_READ_WAIT_TIMEOUT"),
         ("CARE_AUDIT_BLOCK_PROFILE", "medicare", "CARE_AUDIT_BLOCK_PROFILE"),
+        ("CARE_GC_YOUNG_THRESHOLD", "10", "CARE_GC_YOUNG_THRESHOLD"),
     ],
 )
 @pytest.mark.parametrize("command", ["serve", "init-store", "project"])

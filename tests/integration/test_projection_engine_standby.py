@@ -13,6 +13,7 @@ from infra.database import Database
 from infra.projection import EngineHandle, ReadModels, start_in_background
 from infra.projection.locks import ADVISORY_NAMESPACE, FileLocks
 from tests.support import projections as ps
+from tests.support.server import collector_settings
 
 
 def eventually(condition, timeout_s: float = ps.WAIT_S) -> bool:
@@ -107,31 +108,50 @@ def test_the_standby_takes_over_when_the_active_process_is_killed(
     ps.assert_views_match_a_fold(store, reads)
 
 
-def test_the_project_command_stops_cleanly_on_sigterm(store, settings):
-    # given `care-episodes project` working on the store, on the deployment's projections
-    reads = ReadModels(store, build_projections(settings))
+def project_until_sigterm(settings, reads: ReadModels, **env: str) -> tuple[int, str]:
+    """Run `care-episodes project` (with `env` added to its environment) until it
+    holds its projections, send it SIGTERM; its exit code and output."""
     worker = subprocess.Popen(
         ps.worker_command(settings, "project"),
         cwd=ps.ROOT,
-        env={**os.environ, "CARE_DATABASE_URL": settings.database_url},
+        env={**os.environ, "CARE_DATABASE_URL": settings.database_url, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         assert eventually(lambda: held_by_process(reads, worker.pid))
-        # when it is sent SIGTERM
         worker.send_signal(signal.SIGTERM)
-        # then it lets go of its projections and exits 0
         output, _ = worker.communicate(timeout=10)
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait(10)
-    assert worker.returncode == 0, output
+    return worker.returncode, output
+
+
+def test_the_project_command_stops_cleanly_on_sigterm(store, settings):
+    # given `care-episodes project` working on the store, on the deployment's projections
+    reads = ReadModels(store, build_projections(settings))
+    # when it is sent SIGTERM once it holds them
+    returncode, output = project_until_sigterm(settings, reads)
+    # then it lets go of its projections and exits 0
+    assert returncode == 0, output
     assert "projection worker stopped" in output
     assert workers(reads) == {None}
     assert {s.state for s in reads.status()} == {"standby"}
+
+
+def test_the_project_command_sets_its_garbage_collector_once_started(store, settings):
+    # given `care-episodes project` started with a young threshold of its own
+    reads = ReadModels(store, build_projections(settings))
+    # when it has taken its projections and is stopped
+    returncode, output = project_until_sigterm(
+        settings, reads, CARE_GC_YOUNG_THRESHOLD="4321"
+    )
+    # then it set its collector once, with that threshold
+    assert returncode == 0, output
+    assert collector_settings(output) == [4321], output
 
 
 def steal_locks(worker: EngineHandle, store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -103,3 +104,13 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def collector_settings(output: str) -> list[int]:
+    """The young threshold of each "garbage collector set" line a process wrote
+    (JSON log lines, as the service writes them when not on a terminal)."""
+    found = []
+    for line in output.splitlines():
+        if line.startswith("{") and "garbage collector set" in line:
+            found.append(json.loads(line)["young_threshold"])
+    return found
