@@ -164,7 +164,9 @@ async def client_loop(
 
 
 async def run_load(base_url: str, tally: Tally) -> list[str]:
-    limits = httpx.Limits(max_connections=CLIENTS + 4)
+    # idle connections expire here before the server's 5 s keep-alive closes them,
+    # so no request is sent on a connection the server is closing at that moment
+    limits = httpx.Limits(max_connections=CLIENTS + 4, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as c:
         episodes = []
         for n in range(EPISODES):
